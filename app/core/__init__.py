@@ -1,0 +1,1 @@
+"""The Qt-free core of Enclave: everything the GUI and the CLI share."""

@@ -1,0 +1,73 @@
+"""Every audit event name, in one place.
+
+Other modules pass these constants to ``AuditLog.record``; a name not listed here is refused,
+so a typo cannot create an event that no report or collector rule looks for.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MODEL_CALL: Final = "model.call"
+POLICY_REFUSED: Final = "policy.refused"
+REDACTION_APPLIED: Final = "redaction.applied"
+EGRESS_BLOCKED: Final = "egress.blocked"
+POLICY_LOADED: Final = "policy.loaded"
+POLICY_RESTRICTED: Final = "policy.restricted"
+MODEL_IMPORTED: Final = "model.imported"
+MODEL_VERIFIED: Final = "model.verified"
+MODEL_REFUSED: Final = "model.refused"
+KEY_ROTATED: Final = "key.rotated"
+HISTORY_EXPORTED: Final = "history.exported"
+HISTORY_DELETED: Final = "history.deleted"
+RETENTION_RUN: Final = "retention.run"
+AUDIT_VERIFIED: Final = "audit.verified"
+AUDIT_CHECKPOINT: Final = "audit.checkpoint"
+
+ALL_EVENTS: Final[frozenset[str]] = frozenset(
+    {
+        MODEL_CALL,
+        POLICY_REFUSED,
+        REDACTION_APPLIED,
+        EGRESS_BLOCKED,
+        POLICY_LOADED,
+        POLICY_RESTRICTED,
+        MODEL_IMPORTED,
+        MODEL_VERIFIED,
+        MODEL_REFUSED,
+        KEY_ROTATED,
+        HISTORY_EXPORTED,
+        HISTORY_DELETED,
+        RETENTION_RUN,
+        AUDIT_VERIFIED,
+        AUDIT_CHECKPOINT,
+    }
+)
+
+# outcome.status values.
+OK: Final = "ok"
+DENIED: Final = "denied"
+ERROR: Final = "error"
+OUTCOME_STATUSES: Final[frozenset[str]] = frozenset({OK, DENIED, ERROR})
+
+# Optional fields a caller may pass to ``record``, in the order they appear in the issue.
+OPTIONAL_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "conversation_id",
+        "model",
+        "route",
+        "policy",
+        "redactions",
+        "prompt_sha256",
+        "answer_sha256",
+        "tokens_in",
+        "tokens_out",
+        "ttft_ms",
+        "latency_ms",
+        "cost",
+        "outcome",
+        "detail",
+    }
+)
+# Text a caller may hand over; only its digest is kept unless policy logs content.
+TEXT_FIELDS: Final = ("prompt", "answer")

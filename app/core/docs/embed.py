@@ -1,0 +1,193 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime.
+
+Ingestion runs beside generation and the GUI on the same few cores, so the session is
+deliberately small: one or two intra-op threads, one inter-op thread, and no spin-waiting
+(a spinning thread burns a core while idle between batches).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.docs.errors import EmbeddingModelMissing
+from app.core.docs.schema import EMBEDDING_DIM
+from app.core.models.catalog import CatalogEntry, default_entry
+from app.core.models.digests import DigestCache
+from app.core.paths import AppPaths
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 256
+BATCH_SIZE = 32
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class EmbeddingFiles:
+    """The model and tokenizer files, their digests checked against the catalog."""
+
+    model: Path
+    tokenizer: Path
+
+
+def _locate(paths: AppPaths, entry: CatalogEntry) -> Path | None:
+    for directory in (paths.user_models_dir, paths.site_models_dir):
+        candidate = directory / entry.file
+        if candidate.is_file() and candidate.stat().st_size == entry.size:
+            return candidate
+    return None
+
+
+def find_embedding_files(paths: AppPaths, *, verify: bool = True) -> EmbeddingFiles:
+    """Find the approved embedding model and tokenizer in the user's or the site's models.
+
+    Args:
+        paths: where models are installed.
+        verify: check each file's SHA-256 against the catalog (cached by size and mtime).
+
+    Raises:
+        EmbeddingModelMissing: a file is missing or its bytes are not the approved ones.
+    """
+    digests = DigestCache(paths.cache_dir / "digests.json")
+    found: list[Path] = []
+    for kind in ("embedding", "tokenizer"):
+        entry = default_entry(kind)
+        path = _locate(paths, entry)
+        if path is None:
+            raise EmbeddingModelMissing(
+                f"The {entry.name} file ({entry.file}) is not installed.",
+                "Install it with: enclave models provision",
+            )
+        if verify and digests.sha256(path) != entry.sha256:
+            raise EmbeddingModelMissing(
+                f"{path} is not the approved {entry.name}: its SHA-256 does not match the "
+                "catalog.",
+                "Remove it and install it again with: enclave models provision",
+            )
+        found.append(path)
+    return EmbeddingFiles(model=found[0], tokenizer=found[1])
+
+
+def choose_providers(available: Sequence[str]) -> list[str]:
+    """CUDA when onnxruntime-gpu sees a GPU, else the CPU; named explicitly either way."""
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class Embedder:
+    """Turns texts into L2-normalised 384-dimensional vectors.
+
+    ``embed`` may be called from any thread; calls are serialised (one session, a few
+    threads: two concurrent runs would only fight over the same cores).
+    """
+
+    dim = EMBEDDING_DIM
+
+    def __init__(
+        self,
+        files: EmbeddingFiles,
+        *,
+        threads: int = 1,
+        batch_size: int = BATCH_SIZE,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        """Load the model and tokenizer.
+
+        Raises:
+            EmbeddingModelMissing: the files cannot be loaded.
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.batch_size = batch_size
+        self.calls = 0  # texts embedded so far: lets callers (and tests) see work done
+        self._lock = threading.Lock()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        wanted = list(providers or choose_providers(ort.get_available_providers()))
+        try:
+            self._session = ort.InferenceSession(
+                str(files.model), sess_options=options, providers=wanted
+            )
+            tokenizer = Tokenizer.from_file(str(files.tokenizer))
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise EmbeddingModelMissing(
+                f"The embedding model could not be loaded ({type(exc).__name__}).",
+                "Install it again with: enclave models provision",
+            ) from exc
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        # Pad each batch to its own longest text, not to a fixed length.
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - not a password
+        self._tokenizer = tokenizer
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.providers: list[str] = list(self._session.get_providers())
+        log.info("embedding model loaded; providers %s", self.providers)
+
+    @property
+    def provider(self) -> str:
+        """The execution provider that actually runs the model."""
+        return self.providers[0]
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` in batches.
+
+        Returns:
+            A ``(len(texts), 384)`` float32 array of unit vectors.
+        """
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            out[start : start + len(batch)] = self._embed_batch(batch)
+        return out
+
+    def embed_one(self, text: str) -> Vectors:
+        """Embed one text (a query); returns a ``(384,)`` unit vector."""
+        vector: Vectors = self.embed([text])[0]
+        return vector
+
+    def _embed_batch(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:
+            hidden = self._session.run(None, feeds)[0]
+            self.calls += len(texts)
+        return mean_pool(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+    """Average the token vectors the attention mask keeps, then scale to unit length."""
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    counts = np.clip(weights.sum(axis=1), 1e-9, None)
+    pooled = summed / counts
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    unit: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return unit
+
+
+def load_embedder(paths: AppPaths, *, threads: int = 1) -> Embedder:
+    """Find, verify and load the approved embedding model.
+
+    Raises:
+        EmbeddingModelMissing: the model is missing, not approved or cannot be loaded.
+    """
+    return Embedder(find_embedding_files(paths), threads=threads)

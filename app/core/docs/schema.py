@@ -1,0 +1,83 @@
+"""The documents tables, versioned in their own ``docs_meta`` row.
+
+The history store owns ``PRAGMA user_version`` and its own tables; documents live in the same
+encrypted file but never touch them. Migration ``n`` (index ``n - 1``) brings the documents
+tables from version ``n - 1`` to ``n``; append new ones, never edit a released one.
+"""
+
+from __future__ import annotations
+
+EMBEDDING_DIM = 384
+
+_V1 = f"""
+CREATE TABLE doc_collections (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    local_only INTEGER NOT NULL DEFAULT 0 CHECK (local_only IN (0, 1)),
+    created    REAL    NOT NULL
+);
+
+CREATE TABLE doc_files (
+    id            INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES doc_collections (id) ON DELETE CASCADE,
+    path          TEXT    NOT NULL,
+    sha256        TEXT,
+    size          INTEGER,
+    mtime         REAL,
+    status        TEXT    NOT NULL CHECK (status IN ('indexed', 'skipped')),
+    error         TEXT,
+    warning       TEXT,
+    chunks        INTEGER NOT NULL DEFAULT 0,
+    updated       REAL    NOT NULL,
+    UNIQUE (collection_id, path)
+);
+
+CREATE TABLE doc_chunks (
+    id         INTEGER PRIMARY KEY,
+    file_id    INTEGER NOT NULL REFERENCES doc_files (id) ON DELETE CASCADE,
+    ordinal    INTEGER NOT NULL,
+    text       TEXT    NOT NULL,
+    page       INTEGER,
+    heading    TEXT,
+    char_start INTEGER NOT NULL,
+    char_end   INTEGER NOT NULL,
+    hidden     INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+    -- The float32 vector again, for re-ranking coarse candidates: a point lookup in vec0
+    -- reads a whole vector chunk, a row here reads 1.5 KB.
+    vector     BLOB    NOT NULL
+);
+CREATE INDEX doc_chunks_by_file ON doc_chunks (file_id, ordinal);
+
+CREATE VIRTUAL TABLE doc_chunks_fts USING fts5 (
+    text, content = 'doc_chunks', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+-- Per-term document counts: retrieval leaves out words too common to rank by.
+CREATE VIRTUAL TABLE doc_chunks_fts_terms USING fts5vocab (doc_chunks_fts, row);
+-- Deleted chunks leave no tokens behind in the index (not just a tombstone).
+INSERT INTO doc_chunks_fts (doc_chunks_fts, rank) VALUES ('secure-delete', 1);
+
+-- Vectors are unit length, so L2 ranks exactly as cosine does (and L2 has SIMD kernels).
+-- ``coarse`` is the sign bit of each dimension: a 48-byte index scanned first on large
+-- collections, whose candidates are then re-ranked with the full vectors.
+CREATE VIRTUAL TABLE doc_vectors USING vec0 (
+    embedding float[{EMBEDDING_DIM}],
+    coarse bit[{EMBEDDING_DIM}],
+    collection_id integer
+);
+
+CREATE TRIGGER doc_chunks_insert AFTER INSERT ON doc_chunks BEGIN
+    INSERT INTO doc_chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER doc_chunks_delete AFTER DELETE ON doc_chunks BEGIN
+    INSERT INTO doc_chunks_fts (doc_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM doc_vectors WHERE rowid = old.id;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+META_DDL = "CREATE TABLE IF NOT EXISTS docs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+VERSION_KEY = "schema_version"

@@ -1,0 +1,201 @@
+"""Health checks shared by ``enclave doctor`` and the GUI's About/diagnostics view."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any, Literal
+
+from app import __version__
+from app.core.errors import EnclaveError
+from app.core.paths import AppPaths
+
+Status = Literal["ok", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: what was checked, how it went, what to do."""
+
+    name: str
+    status: Status
+    detail: str
+    hint: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def check_versions() -> Check:
+    """Versions of Enclave and the libraries it stands on."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    data = {
+        "enclave": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "llama-cpp-python": _version("llama-cpp-python"),
+        "llama.cpp system": info,
+        "pyside6": _version("pyside6"),
+        "onnxruntime": _version("onnxruntime"),
+        "onnxruntime-gpu": _version("onnxruntime-gpu"),
+        "sqlcipher3": _version("sqlcipher3"),
+        "keyring": _version("keyring"),
+        "jinja2": _version("jinja2"),
+    }
+    return Check("versions", "ok", f"Enclave {__version__} on Python {data['python']}", data=data)
+
+
+def check_gpu() -> Check:
+    """Whether this llama.cpp build can offload to a GPU."""
+    from app.core.engines.local import gpu_offload_supported
+
+    if gpu_offload_supported():
+        return Check("gpu", "ok", "GPU offload is available; models load onto the GPU.",
+                     data={"offload": True})
+    return Check(
+        "gpu", "ok", "GPU offload is not available in this build; models run on the CPU.",
+        hint="For a GPU build see README: CMAKE_ARGS=\"-DGGML_CUDA=on\".",
+        data={"offload": False},
+    )
+
+
+def check_paths(paths: AppPaths) -> Check:
+    """Where things live, and free disk space there."""
+    free = shutil.disk_usage(paths.data_dir if paths.data_dir.exists() else "/").free
+    data = {k: str(v) for k, v in asdict(paths).items()}
+    data["free_disk_bytes"] = str(free)
+    status: Status = "ok" if free > 1024**3 else "warning"
+    return Check("paths", status, f"data in {paths.data_dir}; {free / 1024**3:.1f} GB free",
+                 hint="" if status == "ok" else "Free some disk space.", data=data)
+
+
+def check_models(paths: AppPaths) -> list[Check]:
+    """Every installed model verifies; the default model is present."""
+    from app.core.models.catalog import default_entry
+    from app.core.models.registry import ModelRegistry
+
+    registry = ModelRegistry(paths)
+    checks: list[Check] = []
+    default_id = default_entry().id
+    seen_default = False
+    for model in registry.installed():
+        try:
+            resolved = registry.resolve(str(model.path))
+            checks.append(Check(
+                f"model {model.id}", "ok",
+                f"{model.display_name} ({model.location}) verifies",
+                data={"path": str(model.path), "sha256": resolved.sha256,
+                      "location": model.location},
+            ))
+            seen_default = seen_default or model.id == default_id
+        except EnclaveError as exc:
+            checks.append(Check(f"model {model.id}", "error", exc.message, exc.hint,
+                                data={"path": str(model.path)}))
+    if not seen_default:
+        checks.append(Check(
+            "default model", "error", f"The default model {default_id} is not installed.",
+            "Run `enclave models provision` (or `make run`).",
+        ))
+    return checks
+
+
+def check_policy(paths: AppPaths) -> list[Check]:
+    """The machine's policy loads; restricted mode is an error a user must hear about."""
+    from app.core.policy import load_policy
+
+    policy = load_policy(paths.policy_root)
+    data = {"sha256": policy.sha256, "root": str(paths.policy_root)}
+    if policy.restricted:
+        return [Check("policy", "error",
+                      "Restricted mode: " + "; ".join(policy.restricted_reasons),
+                      "Ask your administrator to fix the policy files "
+                      "(`enclave policy show` lists them).", data=data)]
+    return [Check("policy", "ok", f"policy loaded (sha256 {policy.sha256[:12]}…)", data=data)]
+
+
+def check_keyring(_paths: AppPaths) -> list[Check]:
+    """A trusted OS keyring answers (else the history uses a passphrase)."""
+    from app.core.secrets import KeyringUnavailable, trusted_backend
+
+    try:
+        backend = trusted_backend()
+    except KeyringUnavailable as exc:
+        return [Check("keyring", "warning", exc.message,
+                      "The history will ask for a passphrase instead.")]
+    return [Check("keyring", "ok", f"OS keyring available ({type(backend).__name__})")]
+
+
+def check_history(paths: AppPaths) -> list[Check]:
+    """The encrypted history opens (never created here)."""
+    from app.core.store import PassphraseRequired, store_status
+
+    if not paths.database_file.exists():
+        return [Check("history", "ok", "no history yet; it is created on first use")]
+    try:
+        status = store_status(paths)
+    except PassphraseRequired:
+        return [Check("history", "ok", "history is protected by a passphrase (not checked)")]
+    except EnclaveError as exc:
+        return [Check("history", "error", exc.message, exc.hint)]
+    return [Check("history", "ok",
+                  f"history opens: {status.conversations} conversations, {status.messages} "
+                  f"messages ({status.mode} mode, {status.cipher_version})")]
+
+
+def check_audit(paths: AppPaths) -> list[Check]:
+    """The audit log's hash chain and checkpoints verify."""
+    from app.core.audit import audit_log_path, verify
+    from app.core.audit.identity import signing_key
+
+    path = audit_log_path(paths)
+    if not path.exists():
+        return [Check("audit", "ok", "no audit records yet")]
+    try:
+        key = signing_key(None, create=False)
+    except EnclaveError:
+        key = None
+    report = verify(path, key)
+    if report.ok:
+        return [Check("audit", "ok", f"audit log verifies ({report.records} records)")]
+    return [Check("audit", "error",
+                  f"audit log fails verification at record {report.first_bad_seq}: "
+                  f"{report.problem} ({report.detail})",
+                  "Keep the file as evidence and tell your security officer.")]
+
+
+CheckFn = Callable[[AppPaths], list[Check]]
+EXTRA_CHECKS: list[CheckFn] = [check_policy, check_keyring, check_history, check_audit]
+
+
+def run_checks(paths: AppPaths) -> list[Check]:
+    """Run every check; a failing check becomes an error line, never an exception."""
+    checks: list[Check] = [check_versions(), check_gpu(), check_paths(paths)]
+    checks += check_models(paths)
+    for fn in EXTRA_CHECKS:
+        try:
+            checks += fn(paths)
+        except Exception as exc:  # noqa: BLE001 - the report must always complete
+            checks.append(Check(getattr(fn, "__name__", "check"), "error",
+                                f"{type(exc).__name__}: {exc}"))
+    return checks
+
+
+def healthy(checks: list[Check]) -> bool:
+    """True when nothing a user needs is broken."""
+    return all(c.status != "error" for c in checks)
+
+
+def python_executable() -> str:
+    """The interpreter (or frozen binary) running Enclave."""
+    return sys.executable

@@ -1,0 +1,1 @@
+"""Chat engines behind one protocol: local llama.cpp now, remote endpoints later."""

@@ -1,0 +1,442 @@
+"""The local engine: llama.cpp through llama-cpp-python's C API.
+
+llama-cpp-python's high-level ``create_completion(stream=True)`` samples in Python and loses
+about half of llama.cpp's speed on small models. This engine drives the C API directly:
+decode one token, let llama.cpp's own sampler chain pick the next, turn it into bytes, repeat.
+Per token that is four short ctypes calls and no Python-side arithmetic over the vocabulary.
+
+One ``LocalEngine`` owns one model and one context. llama.cpp runs one generation per context
+at a time, so ``stream`` holds a lock: a second caller waits for the first to finish.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp as C
+
+from app.core.engines.base import (
+    ChatMessage,
+    Completion,
+    ContextOverflow,
+    EngineError,
+    EngineInfo,
+    FinishReason,
+    GenerationParams,
+    TokenCallback,
+)
+from app.core.engines.base import EngineOptions as EngineOptions  # re-exported
+from app.core.engines.chat_template import FALLBACK_TEMPLATE, ChatTemplate, Segment
+from app.core.logs import route_llama_log
+from app.core.models.errors import ModelLoadFailed
+from app.core.models.inspect import GGUFInfo
+
+log = logging.getLogger(__name__)
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            route_llama_log()
+            _load_dynamic_backends()
+            C.llama_backend_init()
+            _backend_ready = True
+
+
+def _load_dynamic_backends() -> None:
+    """Register the CPU/GPU backends of a GGML_BACKEND_DL build (the portable packages).
+
+    Such a build looks for its backends only beside the executable and in the current
+    directory; installed in a virtual environment they sit in ``llama_cpp/lib``.
+    """
+    lib = getattr(C.llama_cpp, "_lib", None)
+    if lib is None or not hasattr(lib, "ggml_backend_reg_count"):
+        return
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if lib.ggml_backend_reg_count() == 0 and hasattr(lib, "ggml_backend_load_all_from_path"):
+        lib.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+        lib.ggml_backend_load_all_from_path(os.fsencode(Path(C.__file__).parent / "lib"))
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU."""
+    _init_backend()
+    return bool(C.llama_supports_gpu_offload())
+
+
+def physical_cores() -> int:
+    """Physical cores (llama.cpp runs best with one thread per core, not per hyperthread)."""
+    try:
+        import psutil
+
+        count = psutil.cpu_count(logical=False)
+    except Exception:  # noqa: BLE001 - psutil can fail in containers
+        count = None
+    return max(1, count or os.cpu_count() or 1)
+
+
+LoadProgress = Callable[[float], bool]
+_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_float, ctypes.c_void_p)
+
+
+class LocalEngine:
+    """A loaded GGUF model answering chat turns."""
+
+    def __init__(
+        self,
+        path: Path,
+        gguf: GGUFInfo,
+        *,
+        model_id: str,
+        sha256: str,
+        options: EngineOptions | None = None,
+        on_progress: LoadProgress | None = None,
+    ) -> None:
+        """Load a model that has already passed inspection and digest checks.
+
+        Raises:
+            ModelLoadFailed: llama.cpp refused the file or ran out of memory.
+        """
+        _init_backend()
+        opts = options or EngineOptions()
+        self._lock = threading.Lock()
+        self._closed = False
+        trained = gguf.context_length or opts.context_length
+        n_ctx = max(256, min(opts.context_length, trained))
+        gpu = bool(C.llama_supports_gpu_offload())
+        gpu_layers = opts.gpu_layers if opts.gpu_layers >= 0 else (999 if gpu else 0)
+        if not gpu:
+            gpu_layers = 0
+        threads = opts.threads if opts.threads > 0 else physical_cores()
+
+        mparams = C.llama_model_default_params()
+        mparams.n_gpu_layers = gpu_layers
+        self._progress_cb: Any = None
+        if on_progress is not None:
+            # The C type returns bool, but a ctypes callback with a c_bool result corrupts the
+            # refcount of True/False on CPython 3.11 (fatal at exit). Returning a c_int is
+            # ABI-compatible for a bool result on x86-64 and arm64, and safe.
+            def _progress(fraction: float, _user: object) -> int:
+                try:
+                    return 1 if on_progress(float(fraction)) else 0
+                except Exception:  # noqa: BLE001 - never raise into C
+                    return 1
+
+            callback = _PROGRESS_FN(_progress)
+            self._progress_cb = callback  # llama.cpp keeps a raw pointer during the load
+            mparams.progress_callback = ctypes.cast(callback, C.llama_progress_callback)
+        model = C.llama_model_load_from_file(os.fsencode(path), mparams)
+        if not model:
+            raise ModelLoadFailed(
+                f"llama.cpp could not load {path.name} (unsupported architecture, damaged "
+                "tensors or not enough memory; details are in the log file).",
+                "Check `enclave doctor`, or choose another model.",
+            )
+        self._model = model
+        cparams = C.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(opts.batch_size, n_ctx)
+        cparams.n_ubatch = min(opts.batch_size, n_ctx)
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        ctx = C.llama_init_from_model(model, cparams)
+        if not ctx:
+            C.llama_model_free(model)
+            raise ModelLoadFailed(
+                f"Could not create a {n_ctx}-token context for {path.name} (not enough memory?).",
+                "Lower the context length in settings.",
+            )
+        self._ctx = ctx
+        self._vocab = C.llama_model_get_vocab(model)
+        self._mem = C.llama_get_memory(ctx)
+        self._n_ctx = int(C.llama_n_ctx(ctx))
+        self._cached: list[int] = []  # tokens whose KV entries are in the context
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._add_bos = bool(C.llama_vocab_get_add_bos(self._vocab))
+        raw_template = C.llama_model_chat_template(model, None)
+        source = raw_template.decode("utf-8", "replace") if raw_template else FALLBACK_TEMPLATE
+        self._template = ChatTemplate(
+            source, bos_token=self._token_text(C.llama_vocab_bos(self._vocab)),
+            eos_token=self._token_text(C.llama_vocab_eos(self._vocab)),
+        )
+        device = "GPU" if gpu_layers > 0 else "CPU"
+        self._info = EngineInfo(
+            model_id=model_id,
+            model_sha256=sha256,
+            route="local",
+            device=device,
+            context_length=self._n_ctx,
+            extra={"threads": str(threads), "gpu_layers": str(gpu_layers)},
+        )
+        self._warm_up()
+        log.info("loaded %s: n_ctx=%d threads=%d gpu_layers=%d", model_id, self._n_ctx,
+                 threads, gpu_layers)
+
+    def _warm_up(self) -> None:
+        """Run one tiny decode at load time, in the loader's thread.
+
+        llama.cpp allocates compute buffers and pages in weights on the first decode; doing it
+        here keeps that cost off the user's first answer.
+        """
+        bos = C.llama_vocab_bos(self._vocab)
+        token = bos if bos >= 0 else 0
+        arr = (C.llama_token * 1)(token)
+        C.llama_decode(self._ctx, C.llama_batch_get_one(arr, 1))
+        C.llama_memory_clear(self._mem, True)
+
+    @property
+    def info(self) -> EngineInfo:
+        """Who is answering."""
+        return self._info
+
+    # --- tokens -------------------------------------------------------------------------
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        n = C.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, True)
+        return self._piece_buf.raw[: max(0, n)].decode("utf-8", "replace")
+
+    def tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
+        """Tokenize text; ``special`` lets control-token strings become control tokens."""
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (C.llama_token * cap)()
+        n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
+        if n < 0:  # the buffer was too small; -n is the size needed
+            cap = -n
+            buf = (C.llama_token * cap)()
+            n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
+        if n < 0:
+            # llama-cpp-python's own error here embeds the whole text; ours never does.
+            raise EngineError("The text could not be tokenized.", "Try rephrasing the message.")
+        return list(buf[:n])
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """Render the chat template and tokenize it, user text as plain text."""
+        segments: list[Segment] = self._template.render(messages)
+        tokens: list[int] = []
+        for i, seg in enumerate(segments):
+            tokens += self.tokenize(seg.text, special=seg.trusted, add_bos=i == 0 and self._add_bos)
+        return tokens
+
+    # --- generation ---------------------------------------------------------------------
+
+    def _make_sampler(self, params: GenerationParams) -> Any:
+        chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
+        if params.repeat_penalty != 1.0:
+            C.llama_sampler_chain_add(
+                chain,
+                C.llama_sampler_init_penalties(
+                    C.llama_vocab_n_tokens(self._vocab), params.repeat_last_n,
+                    params.repeat_penalty, 0.0, 0.0,
+                ),
+            )
+        if params.temperature <= 0:
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
+            return chain
+        seed = params.seed if params.seed >= 0 else random.SystemRandom().randrange(2**31)
+        if params.top_k > 0:
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_k(params.top_k))
+        if 0 < params.top_p < 1:
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_p(params.top_p, 1))
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_temp(params.temperature))
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_dist(seed))
+        return chain
+
+    def _decode(self, tokens: list[int]) -> None:
+        """Feed tokens to the context in batches."""
+        step = 512
+        for start in range(0, len(tokens), step):
+            chunk = tokens[start : start + step]
+            arr = (C.llama_token * len(chunk))(*chunk)
+            rc = C.llama_decode(self._ctx, C.llama_batch_get_one(arr, len(chunk)))
+            if rc != 0:
+                self._reset_cache()
+                raise EngineError(
+                    f"llama.cpp failed to process the prompt (code {rc}).",
+                    "Start a new conversation or lower the context length.",
+                )
+            self._cached.extend(chunk)
+
+    def _reset_cache(self) -> None:
+        C.llama_memory_clear(self._mem, True)
+        self._cached = []
+
+    def _reuse_prefix(self, prompt: list[int]) -> list[int]:
+        """Keep the KV entries shared with the last call; return the tokens still to decode.
+
+        A chat resends the whole conversation each turn: only the new tail needs decoding.
+        """
+        common = 0
+        for a, b in zip(self._cached, prompt, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prompt) - 1)  # always decode at least one token for logits
+        if common <= 0:
+            self._reset_cache()
+            return prompt
+        if not C.llama_memory_seq_rm(self._mem, 0, common, -1):
+            self._reset_cache()
+            return prompt
+        del self._cached[common:]
+        return prompt[common:]
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        on_token: TokenCallback,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """Generate an answer; see ``ChatEngine.stream``.
+
+        Raises:
+            ContextOverflow: the prompt alone does not fit the context.
+            ChatTemplateError: the template failed.
+            EngineError: the engine is closed or llama.cpp failed.
+        """
+        started = time.perf_counter()
+        with self._lock:
+            if self._closed:
+                raise EngineError("The model has been unloaded.", "Load the model again.")
+            prompt = self.prompt_tokens(messages)
+            return self._generate(prompt, params, on_token, cancel, started)
+
+    def complete_tokens(
+        self,
+        prompt: list[int],
+        params: GenerationParams,
+        on_token: TokenCallback,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """Generate from already-tokenized input (benchmarks and tests)."""
+        started = time.perf_counter()
+        with self._lock:
+            return self._generate(prompt, params, on_token, cancel, started)
+
+    def _generate(
+        self,
+        prompt: list[int],
+        params: GenerationParams,
+        on_token: TokenCallback,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Completion:
+        if len(prompt) >= self._n_ctx:
+            raise ContextOverflow(
+                f"The conversation needs {len(prompt)} tokens but the model's context holds "
+                f"{self._n_ctx}.",
+                "Start a new conversation, or raise the context length in settings.",
+            )
+        budget = min(params.max_tokens, self._n_ctx - len(prompt))
+        sampler = self._make_sampler(params)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pieces: list[str] = []
+        held = ""  # text withheld while it might be the start of a stop string
+        max_stop = max((len(s) for s in params.stop), default=0)
+        finish: FinishReason = "length"
+        n_out = 0
+        first_at = 0.0
+        error: str | None = None
+        vocab, ctx, buf = self._vocab, self._ctx, self._piece_buf
+        token_arr = (C.llama_token * 1)()
+        try:
+            self._decode(self._reuse_prefix(prompt))
+            while n_out < budget:
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                token = C.llama_sampler_sample(sampler, ctx, -1)
+                if C.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                n_out += 1
+                if n_out == 1:
+                    first_at = time.perf_counter()
+                n = C.llama_token_to_piece(vocab, token, buf, 256, 0, False)
+                text = decoder.decode(buf.raw[: max(0, n)])
+                if text:
+                    if max_stop:
+                        held += text
+                        hit = _find_stop(held, params.stop)
+                        if hit >= 0:
+                            pieces.append(held[:hit])
+                            if held[:hit]:
+                                on_token(held[:hit])
+                            held = ""
+                            finish = "stop"
+                            break
+                        cut = len(held) - (max_stop - 1)
+                        if cut > 0:
+                            emit, held = held[:cut], held[cut:]
+                            pieces.append(emit)
+                            on_token(emit)
+                    else:
+                        pieces.append(text)
+                        on_token(text)
+                token_arr[0] = token
+                rc = C.llama_decode(ctx, C.llama_batch_get_one(token_arr, 1))
+                if rc != 0:
+                    self._reset_cache()
+                    finish, error = "error", f"llama.cpp failed while generating (code {rc})"
+                    break
+                self._cached.append(token)
+        except BaseException:
+            # An exception from on_token or a KeyboardInterrupt leaves the KV cache in an
+            # unknown state relative to self._cached.
+            self._reset_cache()
+            raise
+        finally:
+            C.llama_sampler_free(sampler)
+        tail = held + decoder.decode(b"", final=True)
+        if tail and finish != "stop":
+            pieces.append(tail)
+            on_token(tail)
+        ended = time.perf_counter()
+        rate = (n_out - 1) / (ended - first_at) if n_out > 1 and ended > first_at else 0.0
+        return Completion(
+            text="".join(pieces),
+            finish_reason=finish,
+            prompt_tokens=len(prompt),
+            completion_tokens=n_out,
+            ttft_s=(first_at - started) if n_out else 0.0,
+            total_s=ended - started,
+            tokens_per_s=rate,
+            error=error,
+        )
+
+    def close(self) -> None:
+        """Free the context and the model; later calls raise ``EngineError``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            C.llama_free(self._ctx)
+            C.llama_model_free(self._model)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown
+            self.close()
+
+
+def _find_stop(text: str, stops: tuple[str, ...]) -> int:
+    positions = [text.find(s) for s in stops if s]
+    found = [p for p in positions if p >= 0]
+    return min(found) if found else -1

@@ -1,0 +1,96 @@
+"""Answers grounded in the user's documents: retrieval for one chat turn.
+
+``ChatService.send(..., collections=[...])`` asks ``Documents.ground`` for the passages that
+fit, and sends the grounded prompt (passages inside delimiters, marked as material rather than
+instructions) in place of the bare question. The question alone is what history keeps; the
+numbered sources come back with the answer. A local-only collection keeps the turn here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from app.core.paths import AppPaths
+
+if TYPE_CHECKING:  # numpy and onnxruntime load on first use, not at start-up
+    from app.core.docs import DocumentIndex, Embedder, Source
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What retrieval produced for one question."""
+
+    user_text: str
+    sources: list[Source] = field(default_factory=list)
+    local_only: bool = False
+
+
+class Documents:
+    """Lazy access to the document index and the embedding model for chat turns.
+
+    The index shares the history's encrypted database; it is opened on first use only, so a
+    user who never attaches documents pays nothing at start-up.
+    """
+
+    def __init__(
+        self, paths: AppPaths, policy: Any, open_index: Callable[[], DocumentIndex]
+    ) -> None:
+        self.paths = paths
+        self.policy = policy
+        self._open_index = open_index
+        self._index: DocumentIndex | None = None
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+        self.token_budget = 1200  # prompt room given to passages
+        self.max_passages = 8
+
+    def index(self) -> DocumentIndex:
+        """The document index (opened on first use)."""
+        from app.core.docs import check_enabled
+
+        with self._lock:
+            if self._index is None:
+                check_enabled(self.policy)
+                self._index = self._open_index()
+            return self._index
+
+    def embedder(self) -> Embedder:
+        """The embedding model (loaded on first use)."""
+        from app.core.docs import load_embedder
+
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.paths)
+            return self._embedder
+
+    def ground(self, question: str, collections: Sequence[str]) -> Grounding:
+        """Retrieve passages for ``question`` from ``collections`` and build the prompt.
+
+        Raises:
+            DocumentsDisabled: policy turns documents off.
+            DocumentsError: a collection is missing, or the embedding model is not installed.
+        """
+        from app.core.docs import (
+            build_grounded_prompt,
+            check_enabled,
+            passages_local_only,
+            retrieve,
+        )
+
+        check_enabled(self.policy)
+        index = self.index()
+        vector = self.embedder().embed_one(question)
+        passages = retrieve(index, vector, question, collections=list(collections),
+                            token_budget=self.token_budget, max_passages=self.max_passages)
+        user_text, sources = build_grounded_prompt(question, passages)
+        return Grounding(user_text, sources, passages_local_only(passages))
+
+    def close(self) -> None:
+        """Close the index."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None

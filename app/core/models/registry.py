@@ -1,0 +1,375 @@
+"""The models this user can run: the machine-wide directory IT fills and the user's own.
+
+Each model is identified by its catalog id when the catalog pins its bytes, else by its file
+name without ``.gguf``. Listing is cheap (digests and metadata are cached); ``status`` says
+whether a model can be used and why not; ``resolve`` does the checks that must pass before
+llama.cpp sees a file. Import, families and the active model live in their own modules
+(``importer``, ``versions``) and are reached through the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from app.core.models.catalog import CatalogEntry, default_entry, entry_by_file, entry_by_sha256
+from app.core.models.digests import DigestCache
+from app.core.models.errors import (
+    ModelBlocked,
+    ModelDigestMismatch,
+    ModelError,
+    ModelNotFound,
+)
+from app.core.models.hardware import FitReport, HardwareInfo, detect_hardware, fit
+from app.core.models.inspect import GGUFInfo, quick_check
+from app.core.models.load_probe import LoadProbeCache, LoadProbeResult
+from app.core.models.metadata import MetadataCache
+from app.core.models.status import ModelStatus, PolicyView, evaluate
+from app.core.models.versions import (
+    DefaultHistory,
+    is_sha256,
+    metadata_family,
+    read_history,
+    write_history,
+)
+from app.core.paths import AppPaths
+
+if TYPE_CHECKING:
+    from app.core.models.importer import ImportResult
+    from app.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Location = Literal["site", "user"]
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A GGUF file found in one of the model directories."""
+
+    id: str
+    path: Path
+    location: Location
+    size: int
+    catalog: CatalogEntry | None
+
+    @property
+    def display_name(self) -> str:
+        """A name for people."""
+        return self.catalog.name if self.catalog else self.path.stem
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model that passed every check and may be handed to an engine."""
+
+    model: InstalledModel
+    sha256: str
+    gguf: GGUFInfo
+    probe: LoadProbeResult | None = None  # None: catalog-pinned bytes, not probed
+
+
+class ModelRegistry:
+    """Finds, identifies, checks, imports and removes model files.
+
+    Args:
+        paths: The app's directories.
+        hardware: This machine's memory and GPU; detected on first use when not given
+            (tests describe a smaller machine to see what a user of one would see).
+    """
+
+    def __init__(self, paths: AppPaths, *, hardware: HardwareInfo | None = None) -> None:
+        self.paths = paths
+        self.digests = DigestCache(paths.cache_dir / "digests.json")
+        self.metadata_cache = MetadataCache(paths.cache_dir / "gguf-metadata.json")
+        self.probes = LoadProbeCache(paths.cache_dir / "load-probes.json")
+        self._hardware = hardware
+
+    @property
+    def hardware(self) -> HardwareInfo:
+        """This machine's memory and GPU (detected once)."""
+        if self._hardware is None:
+            self._hardware = detect_hardware()
+        return self._hardware
+
+    # --- finding ------------------------------------------------------------------------
+
+    @staticmethod
+    def model_at(path: Path, location: Location, entry: CatalogEntry | None) -> InstalledModel:
+        """Describe a file in one of the model directories."""
+        return InstalledModel(
+            id=entry.id if entry else path.stem, path=path, location=location,
+            size=path.stat().st_size, catalog=entry,
+        )
+
+    def installed(self) -> list[InstalledModel]:
+        """Every ``*.gguf`` in the site and user directories (site first)."""
+        found: list[InstalledModel] = []
+        for location, directory in (
+            ("site", self.paths.site_models_dir),
+            ("user", self.paths.user_models_dir),
+        ):
+            try:
+                files = sorted(p for p in directory.glob("*.gguf") if not p.name.startswith("."))
+            except OSError:
+                continue
+            for path in files:
+                try:
+                    found.append(self.model_at(path, location, entry_by_file(path.name)))  # type: ignore[arg-type]
+                except OSError:
+                    continue
+        return found
+
+    def find(self, model_id: str | None = None) -> InstalledModel:
+        """Find a model by id, file name, SHA-256 or path; ``None`` means the catalog's default.
+
+        Raises:
+            ModelNotFound: nothing matches; the hint says how to provision or import.
+        """
+        if model_id and (model_id.endswith(".gguf") or "/" in model_id):
+            path = Path(model_id).expanduser()
+            quick_check(path)
+            entry = entry_by_file(path.name)
+            return InstalledModel(
+                id=entry.id if entry else path.stem, path=path, location="user",
+                size=path.stat().st_size, catalog=entry,
+            )
+        wanted = model_id or default_entry().id
+        for model in self.installed():
+            if wanted in (model.id, model.path.name, model.path.stem):
+                return model
+        if is_sha256(wanted.lower()):
+            by_digest = self.find_by_sha256(wanted.lower())
+            if by_digest is not None:
+                return by_digest
+        raise ModelNotFound(
+            f"The model {wanted!r} is not installed.",
+            "Run `make run` or `enclave models provision` to install the default model, "
+            "or `enclave models import PATH` to add a GGUF file.",
+        )
+
+    def find_by_sha256(self, sha256: str) -> InstalledModel | None:
+        """The installed model with these exact bytes, if any."""
+        for model in self.installed():
+            try:
+                if self.sha256(model) == sha256:
+                    return model
+            except OSError:
+                continue
+        return None
+
+    def sha256(self, model: InstalledModel, *, refresh: bool = False) -> str:
+        """The file's digest (cached by path, size and mtime)."""
+        return self.digests.sha256(model.path, refresh=refresh)
+
+    def metadata(self, model: InstalledModel, *, refresh: bool = False) -> GGUFInfo:
+        """The file's GGUF metadata, read in the limited child process (cached like digests).
+
+        Raises:
+            ModelNotFound: the file is gone.
+            ModelFileInvalid: not GGUF, truncated, hostile metadata.
+        """
+        quick_check(model.path)
+        return self.metadata_cache.info(model.path, refresh=refresh)
+
+    # --- families -----------------------------------------------------------------------
+
+    def family(self, model: InstalledModel) -> str:
+        """The family a model belongs to: the catalog's, else what its metadata names.
+
+        A file the catalog does not pin but whose metadata names the same model as a pinned
+        one (another quantisation, a re-conversion) joins the pinned one's family.
+        """
+        return self.families_by_id().get(model.id, model.path.stem)
+
+    def families_by_id(self) -> dict[str, str]:
+        """Every installed model's family, by model id."""
+        models = self.installed()
+        meta: dict[str, str | None] = {}
+        alias: dict[str, str] = {}
+        for model in models:
+            try:
+                meta[model.id] = metadata_family(self.metadata(model))
+            except (ModelError, OSError):
+                meta[model.id] = None
+            entry = self._catalog_entry(model)
+            found = meta[model.id]
+            if entry is not None and found:
+                alias.setdefault(found, entry.family)
+        result: dict[str, str] = {}
+        for model in models:
+            entry = self._catalog_entry(model)
+            found = meta[model.id]
+            if entry is not None:
+                result[model.id] = entry.family
+            elif found:
+                result[model.id] = alias.get(found, found)
+            else:
+                result[model.id] = model.path.stem
+        return result
+
+    def _catalog_entry(self, model: InstalledModel) -> CatalogEntry | None:
+        if model.catalog is not None:
+            return model.catalog
+        try:
+            return entry_by_sha256(self.sha256(model))
+        except OSError:
+            return None
+
+    # --- checks -------------------------------------------------------------------------
+
+    def needs_probe(self, model: InstalledModel, sha256: str) -> bool:
+        """Whether a first load must be tried in a child process before the app loads it.
+
+        Bytes the catalog pins were approved and tested; anything else is probed once.
+        """
+        return entry_by_sha256(sha256) is None
+
+    def fit(
+        self, model: InstalledModel, context_length: int, *, gpu_allowed: bool = True
+    ) -> FitReport:
+        """Whether the model fits this machine's memory, and GPU layers to offload.
+
+        Raises:
+            ModelFileInvalid: the metadata cannot be read.
+        """
+        return fit(self.metadata(model), context_length, self.hardware, gpu_allowed=gpu_allowed)
+
+    def status(
+        self,
+        model: InstalledModel,
+        policy: PolicyView | None = None,
+        *,
+        context_length: int | None = None,
+    ) -> ModelStatus:
+        """Ready, or why not: blocked, digest mismatch, damaged, or too large. Never raises."""
+        return evaluate(self, model, policy, context_length)
+
+    def resolve(self, model_id: str | None = None) -> ResolvedModel:
+        """Find a model and run every check that must pass before loading it.
+
+        Order: cheap header checks, the digest against the catalog, the full metadata parse
+        in a limited child process, then (for bytes the catalog does not pin, once per file)
+        a first load in a crash-proof child process.
+
+        Raises:
+            ModelNotFound: not installed.
+            ModelFileInvalid: not GGUF, truncated, hostile metadata.
+            ModelDigestMismatch: the catalog pins other bytes for this file name.
+            ModelLoadFailed: llama.cpp crashed or refused it in the probe.
+        """
+        from app.core.models.errors import ModelLoadFailed
+
+        model = self.find(model_id)
+        quick_check(model.path)
+        digest = self.sha256(model)
+        pinned = model.catalog
+        if pinned is not None and digest != pinned.sha256:
+            raise ModelDigestMismatch(
+                f"{model.path.name} does not match the approved model: its sha256 is "
+                f"{digest}, the catalog approves {pinned.sha256}.",
+                "Delete the file and run `enclave models provision` to restore the approved copy.",
+            )
+        if pinned is None:
+            known = entry_by_sha256(digest)
+            if known is not None:
+                model = InstalledModel(model.id, model.path, model.location, model.size, known)
+        info = self.metadata(model)
+        probe: LoadProbeResult | None = None
+        if self.needs_probe(model, digest):
+            probe = self.probes.probe(digest, model.path)
+            if not probe.ok:
+                raise ModelLoadFailed(
+                    f"{model.path.name} cannot be used: {probe.reason}.",
+                    "The file is damaged or crafted; remove it and use a trusted copy.",
+                )
+        return ResolvedModel(model=model, sha256=digest, gguf=info, probe=probe)
+
+    # --- changes ------------------------------------------------------------------------
+
+    def import_model(
+        self,
+        source: Path,
+        *,
+        max_bytes: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportResult:
+        """Copy a GGUF file into the user's directory, checked and atomic (see ``importer``).
+
+        Raises:
+            ModelError: why the file was refused; nothing is left behind.
+        """
+        from app.core.models.importer import MAX_IMPORT_BYTES, import_model
+
+        return import_model(
+            self, source, max_bytes=max_bytes or MAX_IMPORT_BYTES, progress=progress
+        )
+
+    def remove(self, model_id: str) -> InstalledModel:
+        """Delete a model from the user's directory.
+
+        Raises:
+            ModelNotFound: not installed.
+            ModelBlocked: it is a machine-wide (site) model, or not in the user's directory.
+        """
+        model = self.find(model_id)
+        user_dir = self.paths.user_models_dir.resolve()
+        if model.location == "site" or model.path.resolve().parent != user_dir:
+            raise ModelBlocked(
+                f"{model.display_name} is installed machine-wide by your IT department; "
+                "Enclave cannot remove it.",
+                "Ask IT to remove it, or choose another model with `enclave models default ID`.",
+            )
+        self.metadata_cache.forget(model.path)
+        model.path.unlink()
+        return model
+
+    # --- the active model ---------------------------------------------------------------
+
+    def active_model_id(
+        self, policy: Any | None = None, settings: Settings | None = None
+    ) -> str | None:
+        """The model new chats use: a managed policy pin, else the user's choice.
+
+        ``None`` means the catalog's default (``find(None)``). A managed pin that is not
+        installed is returned as it is, so loading it says so instead of silently using
+        another model; a user's choice that was removed falls back to the default.
+        """
+        from app.core.models.versions import active_model_id
+
+        return active_model_id(self, policy, settings)
+
+    def set_default(
+        self, model_id: str, settings: Settings, policy: Any | None = None
+    ) -> InstalledModel:
+        """Make a model the active one and remember the one it replaces.
+
+        Raises:
+            ModelNotFound: not installed.
+            ModelBlocked, ModelFileInvalid, ModelDigestMismatch: its status forbids it.
+            SettingLocked: a managed policy pins ``models.default``.
+        """
+        from app.core.models.versions import set_default
+
+        return set_default(self, model_id, settings, policy)
+
+    def restore_previous(self, settings: Settings, policy: Any | None = None) -> InstalledModel:
+        """Go back to the model that was active before the last change.
+
+        Raises:
+            ModelNotFound: there is none, or it is no longer installed.
+            SettingLocked: a managed policy pins ``models.default``.
+        """
+        from app.core.models.versions import restore_previous
+
+        return restore_previous(self, settings, policy)
+
+    def default_history(self) -> DefaultHistory:
+        """The active and previous digests as ``models-state.json`` records them."""
+        return read_history(self.paths.config_dir)
+
+    def _write_history(self, history: DefaultHistory) -> None:
+        write_history(self.paths.config_dir, history)

@@ -1,0 +1,41 @@
+"""Process-wide hardening done once at start-up, before any native library loads."""
+
+from __future__ import annotations
+
+import os
+
+from app.core.errors import ConfigurationError
+
+# Environment variables that would make llama-cpp-python load a native library of the
+# caller's choosing instead of the one installed with the app.
+_NATIVE_LIBRARY_OVERRIDES = ("LLAMA_CPP_LIB_PATH", "LLAMA_CPP_LIB", "GGML_BACKEND_PATH")
+
+_done = False
+
+
+def check_jinja_version() -> None:
+    """Refuse to run with a Jinja2 whose sandbox is known to be escapable.
+
+    Raises:
+        ConfigurationError: if Jinja2 is older than 3.1.6.
+    """
+    from importlib.metadata import version
+
+    raw = version("jinja2")
+    parts = tuple(int(p) for p in raw.split(".")[:3] if p.isdigit())
+    if parts < (3, 1, 6):
+        raise ConfigurationError(
+            f"Jinja2 {raw} has known sandbox escapes; chat templates cannot render safely.",
+            "Reinstall Enclave, or run: pip install 'jinja2>=3.1.6'",
+        )
+
+
+def harden_process() -> None:
+    """Clear native-library overrides and check security-relevant dependencies. Idempotent."""
+    global _done
+    if _done:
+        return
+    for name in _NATIVE_LIBRARY_OVERRIDES:
+        os.environ.pop(name, None)
+    check_jinja_version()
+    _done = True

@@ -1,0 +1,450 @@
+"""The Documents panel: collections, adding files in the background, attaching to a conversation.
+
+Every index operation (opening the encrypted index, listing, removing) runs on a
+``DocumentsWorker`` in its own QThread; ingestion runs in ``IngestJob``'s thread, watched by
+that worker. The ingest thread only stores its latest ``Progress`` in a locked box; the panel
+polls the box with a QTimer, so no widget is ever touched off the GUI thread and the window
+stays responsive however slow the embedding is.
+
+Which collections are attached is the panel's state: ``attachments_changed`` tells the window
+(the chat worker passes them to ``ChatService.send``), and ``DocumentsBar`` — the control
+beside the composer — shows them and lets the user tick them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.documents_worker import (
+    DocumentsWorker,
+    documents_allowed,
+    progress_text,
+    report_text,
+)
+from app.ui.theme import LOCK_TOOLTIP
+from app.ui.workers import start_worker_thread, stop_worker_thread
+
+POLL_MS = 100  # progress bar refresh while ingesting
+ROLE = Qt.ItemDataRole.UserRole
+if TYPE_CHECKING:  # numpy and onnxruntime load when documents are first used
+    from app.core.docs import Collection, FileRecord, IngestReport
+
+    Listing = list[tuple[Collection, list[FileRecord]]]
+
+
+class DocumentsPanel(QWidget):
+    """A window listing collections; adds, removes and attaches them."""
+
+    attachments_changed = Signal(list, bool)  # attached names, any of them local-only
+    listing_changed = Signal()
+    ingest_done = Signal(object)  # IngestReport (after the panel has shown it)
+    request_refresh = Signal()
+    request_remove = Signal(str, str)
+    request_ingest = Signal(object, str, bool)
+
+    def __init__(self, app: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window)
+        self.setWindowTitle("Enclave — Documents")
+        self.setAccessibleName("Documents")
+        self.resize(720, 560)
+        self.app = app
+        self.allowed = documents_allowed(app.policy)
+        self.listing: Listing | None = None  # None until the first listing arrives
+        self.attached: list[str] = []
+        self.ingesting = False
+        self.worker: DocumentsWorker | None = None
+        self._thread: QThread | None = None
+        self.poll = QTimer(self)
+        self.poll.setInterval(POLL_MS)
+        self.poll.timeout.connect(self._poll_progress)
+        self._build()
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _named(self, widget: Any, name: str, tip: str = "") -> Any:
+        widget.setAccessibleName(name)
+        if tip:
+            widget.setToolTip(tip)
+        return widget
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        intro = QLabel("Collections of your documents. Tick one to answer from it in the "
+                       "current conversation. Everything is indexed on this machine.", self)
+        intro.setWordWrap(True)
+        layout.addWidget(self._named(intro, "About documents"))
+        self.tree = self._named(QTreeWidget(self), "Collections",
+                                "Tick a collection to use it for answers")
+        self.tree.setHeaderLabels(["Collection / file", "Files", "Chunks", "Status"])
+        self.tree.setColumnWidth(0, 300)
+        self.tree.header().setAccessibleName("Columns")
+        self.tree.itemChanged.connect(self._item_changed)
+        layout.addWidget(self.tree, 1)
+
+        target = QHBoxLayout()
+        target.addWidget(QLabel("Add to collection:", self))
+        self.target = self._named(QComboBox(self), "Collection name",
+                                  "A new name creates a collection")
+        self.target.setEditable(True)
+        self.target.view().setAccessibleName("Existing collections")
+        self.target.lineEdit().setAccessibleName("Collection name")
+        self.target.lineEdit().setPlaceholderText("name, e.g. hr")
+        target.addWidget(self.target, 1)
+        self.local_only = self._named(
+            QCheckBox("Keep on this machine only", self), "Keep on this machine only",
+            "Answers that use this collection never leave this computer")
+        target.addWidget(self.local_only)
+        layout.addLayout(target)
+
+        buttons = QHBoxLayout()
+        self.add_files_button = self._button("Add files…", lambda: self.choose("files"))
+        self.add_folder_button = self._button("Add folder…", lambda: self.choose("folder"))
+        self.remove_button = self._button("Remove…", self.remove_selected,
+                                          "Remove the selected file or collection")
+        self.refresh_button = self._button("Refresh", self.refresh)
+        for b in (self.add_files_button, self.add_folder_button, self.remove_button,
+                  self.refresh_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+        run = QHBoxLayout()
+        self.progress = self._named(QProgressBar(self), "Ingestion progress")
+        self.progress.setRange(0, 1)
+        self.cancel_button = self._button("Cancel", self.cancel, "Stop adding files")
+        run.addWidget(self.progress, 1)
+        run.addWidget(self.cancel_button)
+        layout.addLayout(run)
+        self.status = self._named(QLabel("", self), "Ingestion status")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.skipped_label = QLabel("Skipped files:", self)
+        layout.addWidget(self._named(self.skipped_label, "Skipped files heading"))
+        self.skipped = self._named(QListWidget(self), "Skipped files",
+                                   "Files that could not be indexed, with the reason")
+        self.skipped.setMaximumHeight(110)
+        layout.addWidget(self.skipped)
+        self.error = self._named(QLabel(self), "Error")
+        self.error.setObjectName("error-banner")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        for w in (self.skipped_label, self.skipped, self.error):
+            w.hide()
+        self._set_ingesting(False)
+        if not self.allowed:
+            self.setEnabled(False)
+            self.setToolTip(LOCK_TOOLTIP)
+
+    def _button(self, text: str, slot: Any, tip: str = "") -> QPushButton:
+        button = QPushButton(text, self)
+        self._named(button, text.rstrip("…"), tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _set_ingesting(self, running: bool) -> None:
+        self.ingesting = running
+        for b in (self.add_files_button, self.add_folder_button, self.remove_button):
+            b.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)
+        if running:
+            self.poll.start()
+        else:
+            self.poll.stop()
+
+    # --- the worker -----------------------------------------------------------------------
+
+    def _ensure_worker(self) -> DocumentsWorker:
+        if self.worker is None:
+            w = DocumentsWorker(self.app.chat.documents)
+            self.worker = w
+            self._thread = start_worker_thread(w, "enclave-documents")
+            self.request_refresh.connect(w.refresh)
+            self.request_remove.connect(w.remove)
+            self.request_ingest.connect(w.ingest)
+            q = Qt.ConnectionType.QueuedConnection
+            w.listed.connect(self._on_listed, q)
+            w.ingest_finished.connect(self._on_ingest_finished, q)
+            w.failed.connect(self._on_failed, q)
+        return self.worker
+
+    def shutdown(self) -> None:
+        """Cancel any ingestion and stop the worker thread (the window is closing)."""
+        self.poll.stop()
+        self.hide()
+        if self.worker is not None and self._thread is not None:
+            self.worker.cancel_ingest()
+            stop_worker_thread(self._thread)
+            self._thread = None
+
+    def threads(self) -> list[QThread]:
+        """The panel's worker thread, once started."""
+        return [self._thread] if self._thread is not None else []
+
+    # --- actions --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Show the panel and list the collections."""
+        if not self.allowed:
+            return
+        self.show()
+        self.activateWindow()  # brings an open panel forward (raise_() warns offscreen)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Ask for the collections again."""
+        if self.allowed:
+            self._ensure_worker()
+            self.request_refresh.emit()
+
+    def choose(self, kind: str) -> None:
+        """Pick files or a folder, then add them to the collection named in the panel."""
+        if not self._target_name():
+            self._on_failed("Name the collection first.",
+                            "Type a new name, or choose an existing collection.")
+            return
+        if kind == "folder":
+            folder = QFileDialog.getExistingDirectory(self, "Add a folder of documents")
+            picked = [folder] if folder else []
+        else:
+            picked, _ = QFileDialog.getOpenFileNames(
+                self, "Add documents", "",
+                "Documents (*.txt *.md *.markdown *.html *.htm *.csv *.docx *.pdf);;All (*)")
+        if picked:
+            self.add_paths([Path(p) for p in picked], self._target_name(),
+                           self.local_only.isChecked())
+
+    def _target_name(self) -> str:
+        return str(self.target.currentText()).strip()
+
+    def add_paths(self, paths: list[Path], collection: str, local_only: bool = False) -> None:
+        """Index ``paths`` into ``collection`` in the background, with progress and Cancel."""
+        if self.ingesting or not self.allowed or not paths or not collection:
+            return
+        worker = self._ensure_worker()
+        worker.reset_cancel()
+        worker.progress.take()
+        self.error.hide()
+        self.skipped.clear()
+        self.skipped.hide()
+        self.skipped_label.hide()
+        self.status.setText(f"Preparing to add {len(paths)} item(s) to “{collection}”…")
+        self.progress.setRange(0, 0)  # busy until the first progress arrives
+        self._set_ingesting(True)
+        self.request_ingest.emit(list(paths), collection, local_only)
+
+    def cancel(self) -> None:
+        """Stop the running ingestion; files already added stay."""
+        if self.ingesting and self.worker is not None:
+            self.worker.cancel_ingest()
+            self.status.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def remove_selected(self) -> None:
+        """Remove the selected file or collection, after the user confirms."""
+        item = self.tree.currentItem()
+        if item is None:
+            return
+        collection, path = item.data(0, ROLE)
+        what = (f"the file “{os.path.basename(path)}” from “{collection}”" if path
+                else f"the collection “{collection}” and everything indexed in it")
+        answer = QMessageBox.question(
+            self, "Remove from documents?",
+            f"Remove {what}? The files on disk are not touched.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove(collection, path)
+
+    def remove(self, collection: str, path: str = "") -> None:
+        """Remove a file (``path``) or a whole collection (no path), without asking."""
+        self._ensure_worker()
+        self.request_remove.emit(collection, path)
+
+    # --- attaching ------------------------------------------------------------------------
+
+    def set_attached(self, name: str, attached: bool) -> None:
+        """Attach or detach one collection for the current conversation."""
+        names = [n for n in self.attached if n != name] + ([name] if attached else [])
+        self._set_attached(names)
+        self._fill_tree()
+
+    def _set_attached(self, names: list[str]) -> None:
+        known = {c.name for c, _ in self.listing or []}
+        names = [n for n in names if self.listing is None or n in known]
+        if names == self.attached:
+            return
+        self.attached = names
+        local = {c.name for c, _ in self.listing or [] if c.local_only}
+        self.attachments_changed.emit(list(names), any(n in local for n in names))
+
+    def local_only_attached(self) -> bool:
+        """Whether an attached collection must stay on this machine."""
+        return any(c.local_only for c, _ in self.listing or [] if c.name in self.attached)
+
+    def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        collection, path = item.data(0, ROLE)
+        if column == 0 and not path:
+            checked = item.checkState(0) == Qt.CheckState.Checked
+            if checked != (collection in self.attached):
+                names = [n for n in self.attached if n != collection]
+                self._set_attached(names + ([collection] if checked else []))
+
+    # --- worker results -------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_listed(self, listing: Listing) -> None:
+        self.listing = listing
+        self._fill_tree()
+        current = self._target_name()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItems([c.name for c, _ in listing])
+        self.target.setEditText(current)
+        self.target.blockSignals(False)
+        self._set_attached(self.attached)  # forget collections that are gone
+        self.listing_changed.emit()
+
+    def _fill_tree(self) -> None:
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for collection, files in self.listing or []:
+            where = "this machine only" if collection.local_only else ""
+            top = QTreeWidgetItem([collection.name, str(collection.files),
+                                   str(collection.chunks), where])
+            top.setData(0, ROLE, (collection.name, ""))
+            top.setFlags(top.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            top.setCheckState(0, Qt.CheckState.Checked if collection.name in self.attached
+                              else Qt.CheckState.Unchecked)
+            top.setToolTip(0, "Tick to answer from this collection")
+            for f in files:
+                status = f"skipped: {f.error}" if f.status == "skipped" else f.status
+                child = QTreeWidgetItem([os.path.basename(f.path), "", str(f.chunks), status])
+                child.setData(0, ROLE, (collection.name, f.path))
+                child.setToolTip(0, f.path)
+                top.addChild(child)
+            self.tree.addTopLevelItem(top)
+        self.tree.blockSignals(False)
+
+    def _poll_progress(self) -> None:
+        if self.worker is None:
+            return
+        p = self.worker.progress.take()
+        if p is None:
+            return
+        self.progress.setRange(0, max(1, p.files_total))
+        self.progress.setValue(p.files_done)
+        self.progress.setFormat(f"{p.files_done}/{p.files_total}")
+        if self.cancel_button.isEnabled():  # keep "Cancelling…" once asked
+            self.status.setText(progress_text(p)
+                                + (f" · {os.path.basename(p.current)}" if p.current else ""))
+
+    @Slot(object)
+    def _on_ingest_finished(self, report: IngestReport) -> None:
+        self._poll_progress()
+        self._set_ingesting(False)
+        self.status.setText(report_text(report))
+        skipped = report.having("skipped")
+        for f in skipped:
+            self.skipped.addItem(f"{os.path.basename(f.path)} — {f.reason or 'unknown reason'}")
+            self.skipped.item(self.skipped.count() - 1).setToolTip(f.path)
+        self.skipped.setVisible(bool(skipped))
+        self.skipped_label.setVisible(bool(skipped))
+        self.ingest_done.emit(report)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, hint: str) -> None:
+        if self.ingesting:
+            self._set_ingesting(False)
+            self.status.setText("Adding files stopped.")
+        self.error.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
+        self.error.show()
+
+
+class DocumentsBar(QWidget):
+    """Beside the composer: the "Attach documents" menu and what the answer draws on."""
+
+    def __init__(self, panel: DocumentsPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.setAccessibleName("Attached documents")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.attach_button = QToolButton(self)
+        self.attach_button.setText("Attach documents")
+        self.attach_button.setAccessibleName("Attach documents")
+        self.attach_button.setToolTip("Answer from your document collections")
+        self.attach_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self)
+        self.menu.setAccessibleName("Document collections")
+        self.menu.aboutToShow.connect(self._fill_menu)
+        self.attach_button.setMenu(self.menu)
+        self.label = QLabel("", self)
+        self.label.setAccessibleName("Answering from")
+        self.label.setWordWrap(True)
+        layout.addWidget(self.attach_button)
+        layout.addWidget(self.label, 1)
+        panel.attachments_changed.connect(self._show_attached)
+        panel.listing_changed.connect(self._fill_menu)
+        if not panel.allowed:
+            self.attach_button.setEnabled(False)
+            self.attach_button.setToolTip(LOCK_TOOLTIP)
+        self._show_attached([], False)
+
+    def bind_action(self, action: QAction) -> None:
+        """The window's "Documents…" action: disabled (with the reason) when policy says so."""
+        action.setEnabled(self.panel.allowed)
+        action.setToolTip("Manage your document collections" if self.panel.allowed
+                          else LOCK_TOOLTIP)
+        menu = action.parent()
+        if isinstance(menu, QMenu):
+            menu.setToolTipsVisible(True)
+
+    def _fill_menu(self) -> None:
+        self.menu.clear()
+        if self.panel.listing is None:
+            waiting = self.menu.addAction("Loading collections…")
+            waiting.setEnabled(False)
+            self.panel.refresh()
+        elif not self.panel.listing:
+            self.menu.addAction("No collections yet").setEnabled(False)
+        for collection, _ in self.panel.listing or []:
+            mark = " (this machine only)" if collection.local_only else ""
+            act = self.menu.addAction(f"{collection.name}{mark}")
+            act.setCheckable(True)
+            act.setChecked(collection.name in self.panel.attached)
+            act.toggled.connect(lambda on, n=collection.name: self.panel.set_attached(n, on))
+        self.menu.addSeparator()
+        self.menu.addAction("Manage documents…").triggered.connect(self.panel.open)
+
+    def _show_attached(self, names: list[str], local_only: bool) -> None:
+        if not names:
+            self.label.setText("")
+            self.label.hide()
+            return
+        text = "Answering from: " + ", ".join(names)
+        if local_only:
+            text += " — answers stay on this machine (LOCAL)"
+        self.label.setText(text)
+        self.label.show()

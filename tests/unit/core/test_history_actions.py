@@ -1,0 +1,55 @@
+"""Export and delete: policy decides, the audit log records, the same for GUI and CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from app.core.context import open_app
+from app.core.history_actions import ExportNotAllowed, delete_conversation, export_conversation
+from app.core.paths import AppPaths
+
+
+def with_policy(paths: AppPaths, root: Path, doc: dict) -> AppPaths:  # type: ignore[type-arg]
+    for d in (root, root / "managed"):
+        d.mkdir(parents=True, exist_ok=True)
+        os.chmod(d, 0o755)
+    f = root / "managed" / "50-history.json"
+    f.write_text(json.dumps({"schema_version": 1, **doc}))
+    os.chmod(f, 0o644)
+    return dataclasses.replace(paths, policy_root=root)
+
+
+def events_of(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [json.loads(line)["event"] for line in app.audit.path.read_text().splitlines()]
+
+
+def test_export_refused_by_policy(app_paths: AppPaths, tmp_path: Path) -> None:
+    paths = with_policy(app_paths, tmp_path / "pol", {"history": {"export_allowed": False}})
+    app = open_app(paths, passphrase="export test passphrase")
+    try:
+        cid = app.history.create_conversation("secret plans")  # type: ignore[union-attr]
+        with pytest.raises(ExportNotAllowed, match="organization"):
+            export_conversation(app.policy, app.history, app.audit, cid, "md")
+        assert "history.exported" not in events_of(app)
+    finally:
+        app.close()
+
+
+def test_export_and_delete_are_audited(app_paths: AppPaths) -> None:
+    app = open_app(app_paths, passphrase="export test passphrase")
+    try:
+        cid = app.history.create_conversation("notes")  # type: ignore[union-attr]
+        app.history.add_message(cid, "user", "hello there")  # type: ignore[union-attr]
+        text = export_conversation(app.policy, app.history, app.audit, cid, "json")
+        assert json.loads(text)["messages"][0]["text"] == "hello there"
+        delete_conversation(app.history, app.audit, cid)
+        assert app.history.list_conversations() == []  # type: ignore[union-attr]
+        ev = events_of(app)
+        assert "history.exported" in ev and "history.deleted" in ev
+    finally:
+        app.close()
