@@ -157,8 +157,9 @@ def import_model(
     _refuse_taken_name(registry, name)
     remove_stale_imports(directory)
     staging = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    staging.mkdir(mode=0o700)
     try:
+        # Created inside the try: a Ctrl-C or SIGTERM right after mkdir still removes it.
+        staging.mkdir(mode=0o700)
         # Same name inside the staging folder: every message names the file the user knows.
         staged = staging / name
         digest = _copy(source, staged, size, progress)
@@ -180,12 +181,28 @@ def import_model(
             )
         _install(staged, final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
     registry.digests.remember(final, digest)
     registry.metadata_cache.remember(final, info)
     entry = pinned or entry_by_sha256(digest)
     model = registry.model_at(final, "user", entry)
     return ImportResult(model=model, sha256=digest, info=info, probe=result)
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove the staging folder even when another Ctrl-C or SIGTERM lands during the removal.
+
+    The interrupt is re-raised once the folder is gone, so the command still stops.
+    """
+    interrupted: KeyboardInterrupt | None = None
+    while True:
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            break
+        except KeyboardInterrupt as exc:  # a second signal: finish the cleanup first
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _install(staged: Path, final: Path) -> None:

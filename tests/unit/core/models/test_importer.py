@@ -142,6 +142,49 @@ def test_interrupted_copy_leaves_nothing(app_paths: AppPaths, default_model_file
     assert leftovers(app_paths.user_models_dir) == []
 
 
+def test_interrupt_right_after_the_staging_folder_appears_leaves_nothing(
+    app_paths: AppPaths, small_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The signal can land the instant mkdir returns, before any copying starts.
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_interrupt(self: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.name.startswith(TEMP_PREFIX):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ModelRegistry(app_paths).import_model(small_gguf)
+    monkeypatch.undo()
+    assert leftovers(app_paths.user_models_dir) == []
+
+
+def test_second_interrupt_during_cleanup_still_removes_the_copy(
+    app_paths: AppPaths, default_model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    real_rmtree = shutil.rmtree
+    calls = []
+
+    def rmtree_interrupted_once(path: Path, *args: object, **kwargs: object) -> None:
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C again while we cleaned up
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree_interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        ModelRegistry(app_paths).import_model(default_model_file, progress=interrupt)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert leftovers(app_paths.user_models_dir) == []
+
+
 def test_folder_left_by_a_killed_import_is_removed(app_paths: AppPaths) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
