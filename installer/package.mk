@@ -11,6 +11,8 @@
 #
 # Options: GPU=cuda             llama.cpp with CUDA and onnxruntime-gpu (needs the CUDA toolkit;
 #                               cannot be tested on a machine without an NVIDIA GPU)
+#          GPU=vulkan           llama.cpp with Vulkan (needs libvulkan-dev and glslc)
+#          GPU=metal            llama.cpp with Metal (macOS with the Xcode command-line tools)
 #          ENCLAVE_BUNDLE_MODELS=DIR   ship the approved model files found in DIR
 #
 # The llama.cpp inside a package must run on CPUs older than this one: it is compiled without
@@ -32,8 +34,14 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIAN
 ifeq ($(GPU),cuda)
   LLAMA_CMAKE_ARGS += -DGGML_CUDA=on
   PKG_FLAVOR := -cuda
+else ifeq ($(GPU),vulkan)
+  LLAMA_CMAKE_ARGS += -DGGML_VULKAN=on
+  PKG_FLAVOR := -vulkan
+else ifeq ($(GPU),metal)
+  LLAMA_CMAKE_ARGS += -DGGML_METAL=on
+  PKG_FLAVOR := -metal
 else ifneq ($(GPU),)
-  $(error GPU=$(GPU) is not supported; use GPU=cuda or leave it empty)
+  $(error GPU=$(GPU) is not supported; use GPU=cuda, GPU=vulkan, GPU=metal or leave it empty)
 endif
 
 # Outside the checkout, so a fresh clone on the same machine (CI) reuses the long compile.
@@ -59,6 +67,9 @@ KEYRING_SESSION := dbus-run-session -- tests/keyring-session.sh
 llama-wheel: $(LLAMA_STAMP)
 
 $(LLAMA_STAMP):
+ifneq ($(GPU),)
+	@installer/check_gpu_toolchain.sh $(GPU)
+endif
 	@mkdir -p $(WHEEL_DIR)
 	rm -f $(WHEEL_DIR)/llama_cpp_python-*.whl
 	@echo "package: compiling the portable llama-cpp-python $(LLAMA_VERSION) (several minutes)…"

@@ -56,17 +56,49 @@ def check_versions() -> Check:
     return Check("versions", "ok", f"Enclave {__version__} on Python {data['python']}", data=data)
 
 
-def check_gpu() -> Check:
-    """Whether this llama.cpp build can offload to a GPU."""
+def check_gpu(paths: AppPaths) -> Check:
+    """The backend models run on (CPU, CUDA, Vulkan, Metal…) and every device llama.cpp sees."""
+    from app.core.engines.devices import (
+        active_backend,
+        backend_devices,
+        gpu_modules,
+        onnx_providers,
+    )
     from app.core.engines.local import gpu_offload_supported
+    from app.core.policy import load_policy
 
-    if gpu_offload_supported():
-        return Check("gpu", "ok", "GPU offload is available; models load onto the GPU.",
-                     data={"offload": True})
+    offload = gpu_offload_supported()
+    devices = backend_devices()
+    gpu_allowed = bool(load_policy(paths.policy_root).get("engine.gpu_allowed"))
+    backend = active_backend(devices, gpu_allowed=gpu_allowed)
+    data: dict[str, Any] = {
+        "offload": offload,
+        "backend": backend,
+        "gpu_allowed_by_policy": gpu_allowed,
+        "devices": [{**asdict(d), "offloads": d.offloads} for d in devices],
+        "gpu_modules": gpu_modules(),
+        "onnxruntime_providers": onnx_providers(),
+    }
+    gpus = [d for d in devices if d.offloads]
+    if backend != "CPU":
+        names = ", ".join(f"{d.name} ({d.description}, {d.memory_total / 1024**3:.1f} GiB)"
+                          for d in gpus)
+        return Check("gpu", "ok", f"Models run on {backend}: {names}.", data=data)
+    if gpus and not gpu_allowed:
+        return Check("gpu", "ok", f"Models run on the CPU: policy does not allow the GPU "
+                     f"({', '.join(d.name for d in gpus)}).", data=data)
+    if offload or data["gpu_modules"]:
+        # A GPU build (CUDA, Vulkan…) whose device did not register: no driver or no GPU.
+        built = ", ".join(data["gpu_modules"]) or "GPU"
+        return Check(
+            "gpu", "warning", f"This is a {built} build of llama.cpp, but it found no usable "
+            "GPU; models run on the CPU.",
+            hint="Check that the GPU driver is installed (nvidia-smi, vulkaninfo) and that this "
+            "user may use the GPU.", data=data)
     return Check(
-        "gpu", "ok", "GPU offload is not available in this build; models run on the CPU.",
-        hint="For a GPU build see README: CMAKE_ARGS=\"-DGGML_CUDA=on\".",
-        data={"offload": False},
+        "gpu", "ok", "Models run on the CPU (this llama.cpp build has no GPU backend).",
+        hint="For a GPU build see README (GPU builds) or `make package GPU=cuda`.",
+        data=data,
     )
 
 
@@ -180,7 +212,7 @@ EXTRA_CHECKS: list[CheckFn] = [check_policy, check_keyring, check_history, check
 
 def run_checks(paths: AppPaths) -> list[Check]:
     """Run every check; a failing check becomes an error line, never an exception."""
-    checks: list[Check] = [check_versions(), check_gpu(), check_paths(paths)]
+    checks: list[Check] = [check_versions(), check_gpu(paths), check_paths(paths)]
     checks += check_models(paths)
     for fn in EXTRA_CHECKS:
         try:

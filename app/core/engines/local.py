@@ -89,6 +89,14 @@ def physical_cores() -> int:
     return max(1, count or os.cpu_count() or 1)
 
 
+def _gpu_label() -> str:
+    """``GPU (CUDA0)``: which device the layers went to, as the status bar shows it."""
+    from app.core.engines.devices import backend_devices
+
+    gpus = [d.name for d in backend_devices() if d.offloads]
+    return f"GPU ({', '.join(gpus)})" if gpus else "GPU"
+
+
 LoadProgress = Callable[[float], bool]
 _PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_float, ctypes.c_void_p)
 
@@ -174,7 +182,7 @@ class LocalEngine:
             source, bos_token=self._token_text(C.llama_vocab_bos(self._vocab)),
             eos_token=self._token_text(C.llama_vocab_eos(self._vocab)),
         )
-        device = "GPU" if gpu_layers > 0 else "CPU"
+        device = _gpu_label() if gpu_layers > 0 else "CPU"
         self._info = EngineInfo(
             model_id=model_id,
             model_sha256=sha256,

@@ -120,13 +120,24 @@ def parse_nvidia_smi(text: str) -> tuple[int, int, str] | None:
     return (total, free, name) if total else None
 
 
+def _device_vram() -> tuple[int, int, str] | None:
+    """VRAM as llama.cpp's GPU devices report it (Vulkan, Metal, or CUDA without nvidia-smi)."""
+    from app.core.engines.devices import backend_devices
+
+    gpus = [d for d in backend_devices() if d.offloads and d.memory_total > 0]
+    if not gpus:
+        return None
+    return (sum(d.memory_total for d in gpus), sum(d.memory_free for d in gpus),
+            gpus[0].description or gpus[0].name)
+
+
 def detect_hardware() -> HardwareInfo:
-    """Look at this machine: RAM (psutil), llama.cpp's GPU offload, VRAM via nvidia-smi."""
+    """Look at this machine: RAM (psutil), llama.cpp's GPU offload, VRAM (nvidia-smi or ggml)."""
     import psutil
 
     mem = psutil.virtual_memory()
     offload = _gpu_offload_supported()
-    vram = nvidia_vram() if offload else None
+    vram = (nvidia_vram() or _device_vram()) if offload else None
     return HardwareInfo(
         ram_total=int(mem.total),
         ram_available=int(mem.available),
