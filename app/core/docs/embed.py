@@ -77,11 +77,14 @@ def find_embedding_files(paths: AppPaths, *, verify: bool = True) -> EmbeddingFi
     return EmbeddingFiles(model=found[0], tokenizer=found[1])
 
 
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
 def choose_providers(available: Sequence[str]) -> list[str]:
     """CUDA when onnxruntime-gpu sees a GPU, else the CPU; named explicitly either way."""
     if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+        return ["CUDAExecutionProvider", CPU_PROVIDER]
+    return [CPU_PROVIDER]
 
 
 class Embedder:
@@ -119,7 +122,13 @@ class Embedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3
-        wanted = list(providers or choose_providers(ort.get_available_providers()))
+        available = ort.get_available_providers()
+        asked = list(providers or choose_providers(available))
+        # Only providers this onnxruntime has, and always the CPU as the last resort.
+        wanted = [p for p in asked if p in available and p != CPU_PROVIDER] + [CPU_PROVIDER]
+        # onnxruntime-gpu on a machine without CUDA libraries prints its provider-loading
+        # failure to stderr and carries on with the CPU; the outcome is logged below instead.
+        ort.set_default_logger_severity(4)
         try:
             self._session = ort.InferenceSession(
                 str(files.model), sess_options=options, providers=wanted
@@ -137,6 +146,9 @@ class Embedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.providers: list[str] = list(self._session.get_providers())
         log.info("embedding model loaded; providers %s", self.providers)
+        if asked[0] != self.providers[0]:
+            log.warning("embeddings run on %s: %s could not start (missing GPU libraries?)",
+                        self.providers[0], asked[0])
 
     @property
     def provider(self) -> str:

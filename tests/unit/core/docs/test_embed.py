@@ -6,7 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.docs.embed import Embedder, choose_providers, find_embedding_files
+from app.core.docs.embed import (
+    Embedder,
+    EmbeddingFiles,
+    choose_providers,
+    find_embedding_files,
+)
 from app.core.docs.errors import EmbeddingModelMissing
 from app.core.paths import AppPaths
 
@@ -41,6 +46,19 @@ def test_the_provider_that_ran_is_reported(embedder: Embedder) -> None:
     assert choose_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == (
         "CUDAExecutionProvider"
     )
+
+
+def test_a_gpu_provider_that_cannot_start_falls_back_to_the_cpu_quietly(
+    embedding_files: EmbeddingFiles, capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # This machine's onnxruntime has no CUDA provider: asking for it is what a CUDA package does
+    # on a machine without the NVIDIA libraries.
+    e = Embedder(embedding_files, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert e.provider == "CPUExecutionProvider"
+    assert e.embed(["still works"]).shape == (1, e.dim)
+    assert capfd.readouterr().err == ""
+    assert "CUDAExecutionProvider could not start" in caplog.text
 
 
 def test_missing_model_is_reported_with_how_to_install(paths: AppPaths) -> None:
