@@ -26,11 +26,12 @@ case "$gpu" in
       fail "the CUDA toolkit (nvcc) was not found. Install it, or set CUDA_HOME to where it is."
     [[ -f "$root/include/cublas_v2.h" ]] ||
       fail "the CUDA toolkit in $root has no cuBLAS (include/cublas_v2.h), which llama.cpp needs. Install the toolkit's cuBLAS development files."
-    # Linking ggml-cuda needs the driver library or the toolkit's stub of it, never a GPU.
-    if ! compgen -G "$root/lib*/stubs/libcuda.so" >/dev/null &&
+    # Linking ggml-cuda needs the driver library or the toolkit's stub of it, never a GPU
+    # (unless CUDA_NO_VMM=1, which builds without the driver's virtual memory API).
+    if [[ "${CUDA_NO_VMM:-}" != 1 ]] && ! compgen -G "$root/lib*/stubs/libcuda.so" >/dev/null &&
        ! compgen -G "$root/targets/*/lib/stubs/libcuda.so" >/dev/null &&
        ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\b'; then
-      fail "neither the NVIDIA driver library nor the toolkit's stub (lib64/stubs/libcuda.so) is in $root. Install the full CUDA toolkit."
+      fail "neither the NVIDIA driver library nor the toolkit's stub (lib64/stubs/libcuda.so) is in $root. Install the full CUDA toolkit, or build with CUDA_NO_VMM=1."
     fi
     echo "package: CUDA toolkit $root ($("$root/bin/nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))"
     ;;

@@ -34,6 +34,15 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIAN
 ifeq ($(GPU),cuda)
   LLAMA_CMAKE_ARGS += -DGGML_CUDA=on
   PKG_FLAVOR := -cuda
+  # CUDA_ARCHS=90 (say) builds for fewer GPUs in a fraction of the time; empty: ggml's own list
+  # (Turing to Blackwell). CUDA_NO_VMM=1 builds without linking the driver library, for a
+  # toolkit that lacks its stub; the memory pool then uses plain allocations.
+  ifneq ($(CUDA_ARCHS),)
+    LLAMA_CMAKE_ARGS += -DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHS)
+  endif
+  ifeq ($(CUDA_NO_VMM),1)
+    LLAMA_CMAKE_ARGS += -DGGML_CUDA_NO_VMM=ON
+  endif
 else ifeq ($(GPU),vulkan)
   LLAMA_CMAKE_ARGS += -DGGML_VULKAN=on
   PKG_FLAVOR := -vulkan
@@ -68,7 +77,7 @@ llama-wheel: $(LLAMA_STAMP)
 
 $(LLAMA_STAMP):
 ifneq ($(GPU),)
-	@installer/check_gpu_toolchain.sh $(GPU)
+	@CUDA_NO_VMM=$(CUDA_NO_VMM) installer/check_gpu_toolchain.sh $(GPU)
 endif
 	@mkdir -p $(WHEEL_DIR)
 	rm -f $(WHEEL_DIR)/llama_cpp_python-*.whl

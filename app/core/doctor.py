@@ -56,6 +56,10 @@ def check_versions() -> Check:
     return Check("versions", "ok", f"Enclave {__version__} on Python {data['python']}", data=data)
 
 
+_GPU_NAMES = {"cuda": "CUDA", "vulkan": "Vulkan", "metal": "Metal", "hip": "HIP",
+              "sycl": "SYCL", "opencl": "OpenCL", "musa": "MUSA", "cann": "CANN"}
+
+
 def check_gpu(paths: AppPaths) -> Check:
     """The backend models run on (CPU, CUDA, Vulkan, Metal…) and every device llama.cpp sees."""
     from app.core.engines.devices import (
@@ -89,12 +93,15 @@ def check_gpu(paths: AppPaths) -> Check:
                      f"({', '.join(d.name for d in gpus)}).", data=data)
     if offload or data["gpu_modules"]:
         # A GPU build (CUDA, Vulkan…) whose device did not register: no driver or no GPU.
-        built = ", ".join(data["gpu_modules"]) or "GPU"
+        modules = data["gpu_modules"]
+        built = ", ".join(_GPU_NAMES.get(m, m) for m in modules) or "GPU"
+        tool = "nvidia-smi" if "cuda" in modules else "vulkaninfo" if "vulkan" in modules else ""
         return Check(
             "gpu", "warning", f"This is a {built} build of llama.cpp, but it found no usable "
             "GPU; models run on the CPU.",
-            hint="Check that the GPU driver is installed (nvidia-smi, vulkaninfo) and that this "
-            "user may use the GPU.", data=data)
+            hint="Check that the GPU driver is installed"
+            + (f" (`{tool}` should list the GPU)" if tool else "")
+            + " and that this user may use the GPU.", data=data)
     return Check(
         "gpu", "ok", "Models run on the CPU (this llama.cpp build has no GPU backend).",
         hint="For a GPU build see README (GPU builds) or `make package GPU=cuda`.",

@@ -59,6 +59,14 @@ def test_an_incomplete_toolkit_is_named(
         pytest.skip("this machine has the NVIDIA driver library, which links as well")
     assert r.returncode == 2
     assert expected in r.stderr and str(root) in r.stderr
+    if not stub:
+        assert "CUDA_NO_VMM=1" in r.stderr  # says how to build anyway
+
+
+def test_without_the_driver_stub_a_no_vmm_build_may_start(tmp_path: Path) -> None:
+    root = _toolkit(tmp_path / "cuda", cublas=True, stub=False)
+    r = _check("cuda", CUDA_HOME=str(root), CUDA_NO_VMM="1")
+    assert r.returncode == 0, r.stderr
 
 
 def test_no_toolkit_at_all(tmp_path: Path) -> None:

@@ -46,8 +46,8 @@ def test_doctor_warns_when_a_gpu_build_finds_no_gpu(
     monkeypatch.setattr(devices_mod, "gpu_modules", lambda: ["cuda"])
     check = check_gpu(app_paths)
     assert check.status == "warning"
-    assert "cuda build" in check.detail and "CPU" in check.detail
-    assert "driver" in check.hint
+    assert "CUDA build" in check.detail and "CPU" in check.detail
+    assert "driver" in check.hint and "nvidia-smi" in check.hint
 
 
 def test_doctor_names_the_gpu_it_runs_on(
