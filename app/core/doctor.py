@@ -65,7 +65,7 @@ def check_gpu(paths: AppPaths) -> Check:
     from app.core.engines.devices import (
         active_backend,
         backend_devices,
-        gpu_modules,
+        gpu_backends_built,
         onnx_providers,
     )
     from app.core.engines.local import gpu_offload_supported
@@ -80,7 +80,7 @@ def check_gpu(paths: AppPaths) -> Check:
         "backend": backend,
         "gpu_allowed_by_policy": gpu_allowed,
         "devices": [{**asdict(d), "offloads": d.offloads} for d in devices],
-        "gpu_modules": gpu_modules(),
+        "gpu_backends_built": gpu_backends_built(),
         "onnxruntime_providers": onnx_providers(),
     }
     gpus = [d for d in devices if d.offloads]
@@ -91,9 +91,9 @@ def check_gpu(paths: AppPaths) -> Check:
     if gpus and not gpu_allowed:
         return Check("gpu", "ok", f"Models run on the CPU: policy does not allow the GPU "
                      f"({', '.join(d.name for d in gpus)}).", data=data)
-    if offload or data["gpu_modules"]:
+    if data["gpu_backends_built"]:
         # A GPU build (CUDA, Vulkan…) whose device did not register: no driver or no GPU.
-        modules = data["gpu_modules"]
+        modules = data["gpu_backends_built"]
         built = ", ".join(_GPU_NAMES.get(m, m) for m in modules) or "GPU"
         tool = "nvidia-smi" if "cuda" in modules else "vulkaninfo" if "vulkan" in modules else ""
         return Check(

@@ -52,6 +52,17 @@ def test_llama_cpp_picks_its_cpu_variant_at_run_time(frozen_dist: Path) -> None:
     assert (lib / "libggml.so").resolve() == (lib / "libggml.so.0").resolve()
 
 
+def test_frozen_doctor_names_the_cpu_backend(frozen_dist: Path, tmp_path: Path) -> None:
+    # The CPU variants (libggml-cpu-cannonlake.so…) beside the program are not GPU backends.
+    env = {**os.environ, "ENCLAVE_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([str(_exe(frozen_dist)), "doctor", "--json"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    gpu = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "gpu")
+    assert gpu["status"] == "ok", gpu
+    assert gpu["data"]["backend"] == "CPU" and gpu["data"]["gpu_backends_built"] == []
+    assert any(d["kind"] == "cpu" for d in gpu["data"]["devices"])
+
+
 def test_bundle_carries_the_runtime_pieces(frozen_dist: Path) -> None:
     internal = frozen_dist / "_internal"
     assert (internal / "models" / "catalog.toml").is_file()

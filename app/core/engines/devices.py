@@ -8,6 +8,7 @@ and runs on the CPU, and the report must say so.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import re
 import sys
@@ -43,6 +44,7 @@ def _text(raw: Any) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
 
 
+@functools.cache
 def _ggml() -> Any | None:
     """The loaded llama.cpp library with ggml's device functions typed, or None if absent."""
     from app.core.engines.local import _init_backend
@@ -53,7 +55,8 @@ def _ggml() -> Any | None:
     lib = getattr(C, "_lib", None)
     needed = ("ggml_backend_dev_count", "ggml_backend_dev_get", "ggml_backend_dev_name",
               "ggml_backend_dev_description", "ggml_backend_dev_memory",
-              "ggml_backend_dev_type", "ggml_backend_dev_backend_reg", "ggml_backend_reg_name")
+              "ggml_backend_dev_type", "ggml_backend_dev_backend_reg", "ggml_backend_reg_name",
+              "ggml_backend_reg_count", "ggml_backend_reg_get")
     if lib is None or not all(hasattr(lib, n) for n in needed):
         return None
     lib.ggml_backend_dev_count.restype = ctypes.c_size_t
@@ -71,6 +74,9 @@ def _ggml() -> Any | None:
     lib.ggml_backend_dev_backend_reg.restype = ctypes.c_void_p
     lib.ggml_backend_reg_name.argtypes = [ctypes.c_void_p]
     lib.ggml_backend_reg_name.restype = ctypes.c_char_p
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    lib.ggml_backend_reg_get.argtypes = [ctypes.c_size_t]
+    lib.ggml_backend_reg_get.restype = ctypes.c_void_p
     return lib
 
 
@@ -111,27 +117,45 @@ def active_backend(devices: list[BackendDevice], *, gpu_allowed: bool = True) ->
     return "CPU"
 
 
-_GPU_MODULE = re.compile(r"ggml-(cuda|vulkan|metal|hip|sycl|opencl|musa|cann)\b", re.IGNORECASE)
+_GPU_BACKENDS = ("cuda", "vulkan", "metal", "hip", "sycl", "opencl", "musa", "cann")
+# libggml-cuda.so, ggml-vulkan.dll… but not libggml-cpu-cannonlake.so (a CPU variant).
+_GPU_MODULE = re.compile(rf"^(?:lib)?ggml-({'|'.join(_GPU_BACKENDS)})\.", re.IGNORECASE)
 
 
-def gpu_modules() -> list[str]:
-    """GPU backends this build ships as loadable modules (``cuda``, ``vulkan``…).
+def gpu_module_backend(file_name: str) -> str | None:
+    """``cuda`` for ``libggml-cuda.so``; None for anything else, CPU variants included."""
+    m = _GPU_MODULE.match(file_name)
+    return m.group(1).lower() if m else None
 
-    A module that is present while no GPU device registered means the GPU build could not
-    start its backend (no driver, no device): worth a warning, unlike a CPU-only build.
+
+def gpu_backends_built() -> list[str]:
+    """GPU backends this llama.cpp build carries (``cuda``, ``vulkan``…), usable or not.
+
+    Two places say so: a registry a static build registered (even with no device behind it),
+    and a backend module a GGML_BACKEND_DL build ships (one that failed to load — no driver —
+    registers nothing). One present while no GPU device registered means the GPU build could
+    not start its backend: worth a warning, unlike a CPU-only build.
     """
     from pathlib import Path
 
     from llama_cpp import llama_cpp as C
 
-    folders = {Path(C.__file__).parent / "lib", Path(sys.executable).parent}
     found: set[str] = set()
-    for folder in folders:
+    try:
+        lib = _ggml()
+    except Exception as exc:  # noqa: BLE001 - a broken llama.cpp build: report, never crash
+        log.warning("cannot list llama.cpp backends: %s", exc)
+        lib = None
+    if lib is not None:
+        for i in range(int(lib.ggml_backend_reg_count())):
+            reg = lib.ggml_backend_reg_get(i)
+            name = _text(lib.ggml_backend_reg_name(reg)).lower() if reg else ""
+            found.update(b for b in _GPU_BACKENDS if name == b or name == "rocm" and b == "hip")
+    for folder in {Path(C.__file__).parent / "lib", Path(sys.executable).parent}:
         try:
-            names = [p.name for p in folder.iterdir()]
+            found.update(b for p in folder.iterdir() if (b := gpu_module_backend(p.name)))
         except OSError:
             continue
-        found.update(m.group(1).lower() for n in names if (m := _GPU_MODULE.search(n)))
     return sorted(found)
 
 

@@ -23,6 +23,18 @@ def test_this_machine_lists_its_cpu_with_its_memory() -> None:
     assert cpus[0].memory_total > 0 and 0 < cpus[0].memory_free <= cpus[0].memory_total
 
 
+@pytest.mark.parametrize(
+    ("file_name", "backend"),
+    [("libggml-cuda.so", "cuda"), ("ggml-vulkan.dll", "vulkan"), ("libggml-metal.dylib", "metal"),
+     ("libggml-cann.so", "cann"),
+     # CPU variants of a portable build are not GPU backends, whatever their names contain.
+     ("libggml-cpu-cannonlake.so", None), ("libggml-cpu-haswell.so", None),
+     ("libggml-base.so", None), ("libllama.so", None)],
+)
+def test_gpu_modules_are_told_from_cpu_variants(file_name: str, backend: str | None) -> None:
+    assert devices_mod.gpu_module_backend(file_name) == backend
+
+
 def test_the_first_gpu_wins_unless_policy_forbids_it() -> None:
     cpu = BackendDevice("CPU", "some CPU", "cpu", "CPU", 1, 1)
     assert active_backend([cpu]) == "CPU"
@@ -43,7 +55,7 @@ def test_doctor_warns_when_a_gpu_build_finds_no_gpu(
 ) -> None:
     # Stand-in: this machine has no GPU build. A CUDA package on a machine without the NVIDIA
     # driver ships libggml-cuda but registers no CUDA device.
-    monkeypatch.setattr(devices_mod, "gpu_modules", lambda: ["cuda"])
+    monkeypatch.setattr(devices_mod, "gpu_backends_built", lambda: ["cuda"])
     check = check_gpu(app_paths)
     assert check.status == "warning"
     assert "CUDA build" in check.detail and "CPU" in check.detail
