@@ -56,13 +56,10 @@ def check_versions() -> Check:
     return Check("versions", "ok", f"Enclave {__version__} on Python {data['python']}", data=data)
 
 
-_GPU_NAMES = {"cuda": "CUDA", "vulkan": "Vulkan", "metal": "Metal", "hip": "HIP",
-              "sycl": "SYCL", "opencl": "OpenCL", "musa": "MUSA", "cann": "CANN"}
-
-
 def check_gpu(paths: AppPaths) -> Check:
     """The backend models run on (CPU, CUDA, Vulkan, Metal…) and every device llama.cpp sees."""
     from app.core.engines.devices import (
+        GPU_BACKEND_NAMES,
         active_backend,
         backend_devices,
         gpu_backends_built,
@@ -94,7 +91,7 @@ def check_gpu(paths: AppPaths) -> Check:
     if data["gpu_backends_built"]:
         # A GPU build (CUDA, Vulkan…) whose device did not register: no driver or no GPU.
         modules = data["gpu_backends_built"]
-        built = ", ".join(_GPU_NAMES.get(m, m) for m in modules) or "GPU"
+        built = ", ".join(GPU_BACKEND_NAMES.get(m, m) for m in modules) or "GPU"
         tool = "nvidia-smi" if "cuda" in modules else "vulkaninfo" if "vulkan" in modules else ""
         return Check(
             "gpu", "warning", f"This is a {built} build of llama.cpp, but it found no usable "

@@ -51,12 +51,12 @@ def test_a_complete_toolkit_lets_the_build_start(tmp_path: Path) -> None:
 def test_an_incomplete_toolkit_is_named(
     tmp_path: Path, cublas: bool, stub: bool, expected: str
 ) -> None:
-    root = _toolkit(tmp_path / "cuda", cublas=cublas, stub=stub)
-    r = _check("cuda", CUDA_HOME=str(root))
     if not stub and "libcuda.so" in subprocess.run(
         ["bash", "-c", "ldconfig -p 2>/dev/null"], capture_output=True, text=True, check=False
     ).stdout:
         pytest.skip("this machine has the NVIDIA driver library, which links as well")
+    root = _toolkit(tmp_path / "cuda", cublas=cublas, stub=stub)
+    r = _check("cuda", CUDA_HOME=str(root))
     assert r.returncode == 2
     assert expected in r.stderr and str(root) in r.stderr
     if not stub:

@@ -80,13 +80,18 @@ def _ggml() -> Any | None:
     return lib
 
 
+def _ggml_or_none() -> Any | None:
+    """``_ggml()``, or None (logged) when llama.cpp cannot be loaded at all."""
+    try:
+        return _ggml()
+    except Exception as exc:  # noqa: BLE001 - a broken llama.cpp build: report, never crash
+        log.warning("cannot ask llama.cpp about its backends: %s", exc)
+        return None
+
+
 def backend_devices() -> list[BackendDevice]:
     """Every device llama.cpp registered, CPU included; empty if the build cannot tell."""
-    try:
-        lib = _ggml()
-    except Exception as exc:  # noqa: BLE001 - a broken llama.cpp build: report, never crash
-        log.warning("cannot list llama.cpp devices: %s", exc)
-        return []
+    lib = _ggml_or_none()
     if lib is None:
         return []
     devices = []
@@ -117,9 +122,12 @@ def active_backend(devices: list[BackendDevice], *, gpu_allowed: bool = True) ->
     return "CPU"
 
 
-_GPU_BACKENDS = ("cuda", "vulkan", "metal", "hip", "sycl", "opencl", "musa", "cann")
+# ggml's GPU backends by module name, with the name people know them by.
+GPU_BACKEND_NAMES = {"cuda": "CUDA", "vulkan": "Vulkan", "metal": "Metal", "hip": "HIP",
+                     "sycl": "SYCL", "opencl": "OpenCL", "musa": "MUSA", "cann": "CANN"}
+_REGISTRY_ALIASES = {"rocm": "hip"}  # the HIP backend registers itself as "ROCm"
 # libggml-cuda.so, ggml-vulkan.dll… but not libggml-cpu-cannonlake.so (a CPU variant).
-_GPU_MODULE = re.compile(rf"^(?:lib)?ggml-({'|'.join(_GPU_BACKENDS)})\.", re.IGNORECASE)
+_GPU_MODULE = re.compile(rf"^(?:lib)?ggml-({'|'.join(GPU_BACKEND_NAMES)})\.", re.IGNORECASE)
 
 
 def gpu_module_backend(file_name: str) -> str | None:
@@ -141,16 +149,14 @@ def gpu_backends_built() -> list[str]:
     from llama_cpp import llama_cpp as C
 
     found: set[str] = set()
-    try:
-        lib = _ggml()
-    except Exception as exc:  # noqa: BLE001 - a broken llama.cpp build: report, never crash
-        log.warning("cannot list llama.cpp backends: %s", exc)
-        lib = None
+    lib = _ggml_or_none()
     if lib is not None:
         for i in range(int(lib.ggml_backend_reg_count())):
             reg = lib.ggml_backend_reg_get(i)
             name = _text(lib.ggml_backend_reg_name(reg)).lower() if reg else ""
-            found.update(b for b in _GPU_BACKENDS if name == b or name == "rocm" and b == "hip")
+            name = _REGISTRY_ALIASES.get(name, name)
+            if name in GPU_BACKEND_NAMES:
+                found.add(name)
     for folder in {Path(C.__file__).parent / "lib", Path(sys.executable).parent}:
         try:
             found.update(b for p in folder.iterdir() if (b := gpu_module_backend(p.name)))
