@@ -17,6 +17,14 @@ def main() -> int:
         from app.core.models.load_probe import _main as load_probe
 
         return load_probe(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "__engine":
+        # The supervised engine process: llama.cpp runs here, never in the app.
+        from app.core.runtime import harden_process
+
+        harden_process()
+        from app.core.engines.engine_child import main as engine_main
+
+        return engine_main(sys.argv[2:])
     if len(sys.argv) <= 1:
         from app.core.runtime import harden_process
 

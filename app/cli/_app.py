@@ -15,8 +15,11 @@ def add_store_flags(parser: argparse.ArgumentParser) -> None:
     add_passphrase_option(parser)
 
 
-def open_for_cli(args: argparse.Namespace) -> AppContext:
-    """open_app with the CLI's passphrase sources: --passphrase-file, then the terminal."""
+def open_for_cli(args: argparse.Namespace, *, engine: bool = False) -> AppContext:
+    """open_app with the CLI's passphrase sources: --passphrase-file, then the terminal.
+
+    ``engine``: the command will load a local model, so start the engine process now.
+    """
     from app.cli.store import _prompt, given_passphrase
 
     def ask(first_run: bool) -> str:
@@ -25,4 +28,5 @@ def open_for_cli(args: argparse.Namespace) -> AppContext:
 
     return open_app(
         save=not args.no_save, passphrase=given_passphrase(args), ask_passphrase=ask,
+        prestart_engine=engine,
     )

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from app.cli._app import open_for_cli
 
     question = " ".join(args.question)
-    app = open_for_cli(args)
+    app = open_for_cli(args, engine=args.route in (None, "local"))
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:

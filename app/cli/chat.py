@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Loop: read a line, stream the answer."""
     from app.cli._app import open_for_cli
 
-    app = open_for_cli(args)
+    app = open_for_cli(args, engine=True)
     try:
         info = app.chat.load_model(args.model)
         params = with_overrides(

@@ -18,8 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.core.audit import events
 from app.core.engines.base import (
     ChatEngine,
     ChatMessage,
@@ -30,6 +31,7 @@ from app.core.engines.base import (
     GenerationParams,
     Role,
 )
+from app.core.engines.fallback import FallbackMemory
 from app.core.errors import EnclaveError
 from app.core.models.errors import ModelBlocked
 from app.core.models.registry import ModelRegistry, ResolvedModel
@@ -39,6 +41,9 @@ from app.core.ports import AuditSink, HistoryWriter, ModelGate
 from app.core.routing import LOCAL, RouteDecision
 from app.core.transcript import Transcripts, fit_to_context, title_from, with_overrides
 from app.core.usage_cost import UsageLedger, call_cost
+
+if TYPE_CHECKING:
+    from app.core.engines.supervisor import CrashReport
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,7 @@ class ChatService:
         self._resolved: ResolvedModel | None = None
         self._load_lock = threading.Lock()
         self._memory = Transcripts()
+        self._turn_conversation: int | None = None  # for an engine crash's audit record
 
     # --- models -------------------------------------------------------------------------
 
@@ -115,15 +121,35 @@ class ChatService:
                     return self._engine.info
                 self._engine.close()
                 self._engine = None
-            # llama.cpp loads here, not at import: the window shows before the engine exists.
-            from app.core.engines.local import LocalEngine
+            # llama.cpp runs in a supervised engine process: a crash there is a sentence here.
+            from app.core.engines.supervisor import SupervisedEngine
 
-            engine = LocalEngine(
+            engine = SupervisedEngine(
                 resolved.model.path, resolved.gguf, model_id=resolved.model.id,
                 sha256=resolved.sha256, options=self.options, on_progress=on_progress,
+                memory=self.fallbacks, log_file=self.registry.paths.log_file,
+                on_crash=self._record_engine_crash,
             )
             self._engine, self._resolved = engine, resolved
             return engine.info
+
+    @property
+    def fallbacks(self) -> FallbackMemory:
+        """The safe engine settings remembered after crashes (per model, build, machine)."""
+        return FallbackMemory(self.registry.paths.data_dir / "engine-fallbacks.json")
+
+    def _record_engine_crash(self, report: CrashReport) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(
+            events.ENGINE_CRASHED,
+            conversation_id=self._turn_conversation,
+            model={"id": report.model_id, "sha256": report.model_sha256},
+            detail={"phase": report.phase, "cause": report.cause, "signal": report.signal_name,
+                    "settings": report.level, "next_settings": report.next_level,
+                    "next": "none" if report.broken else report.next_words},
+            outcome={"status": "error", "reason": report.words},
+        )
 
     def _check_policy(self, resolved: ResolvedModel) -> None:
         if self.policy is None:
@@ -381,6 +407,7 @@ class ChatService:
                 self.history.update_message(assistant_id, text="".join(streamed), complete=False)
 
         started = time.perf_counter()
+        self._turn_conversation = conversation_id
         try:
             prompt = fit_to_context(engine, plan.messages, gen)
             completion = engine.stream(prompt, gen, on_piece, cancel)
@@ -451,12 +478,15 @@ class ChatService:
             )
 
     def close(self) -> None:
-        """Unload the engine and close remote connections."""
+        """Unload the engine, end a spare engine process, close remote connections."""
+        from app.core.engines.supervisor import stop_spare
+
         self._remote.close()
         with self._load_lock:
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
+        stop_spare()
 
 
 

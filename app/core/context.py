@@ -197,6 +197,7 @@ def open_app(
     save: bool = True,
     passphrase: str | None = None,
     ask_passphrase: AskPassphrase | None = None,
+    prestart_engine: bool = False,
 ) -> AppContext:
     """Build the app's services.
 
@@ -205,6 +206,8 @@ def open_app(
         save: keep conversations in the encrypted history (``False``: in memory only).
         passphrase: the history passphrase, when the history is in passphrase mode.
         ask_passphrase: called when a passphrase is needed and none was given.
+        prestart_engine: start an engine process now, while the keyring and the database
+            open, so loading a model later does not wait for it.
 
     Raises:
         StoreError: the history cannot be opened (wrong key, damaged file…); the file is
@@ -212,6 +215,10 @@ def open_app(
     """
     paths = (paths or default_paths()).ensure()
     configure_logging(paths.log_file)
+    if prestart_engine:
+        from app.core.engines.supervisor import prestart
+
+        prestart(paths.log_file)
     policy = load_policy(paths.policy_root)
     settings = Settings.load(paths, policy)
     warnings = [f"Restricted mode: {r}" for r in policy.restricted_reasons]

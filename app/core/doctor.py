@@ -210,8 +210,16 @@ def check_audit(paths: AppPaths) -> list[Check]:
                   "Keep the file as evidence and tell your security officer.")]
 
 
+def check_engine(paths: AppPaths) -> list[Check]:
+    """The engine process: how it is contained, what fallbacks are remembered, threads."""
+    from app.core.engines.health import engine_checks
+
+    return engine_checks(paths)
+
+
 CheckFn = Callable[[AppPaths], list[Check]]
-EXTRA_CHECKS: list[CheckFn] = [check_policy, check_keyring, check_history, check_audit]
+EXTRA_CHECKS: list[CheckFn] = [check_engine, check_policy, check_keyring, check_history,
+                               check_audit]
 
 
 def run_checks(paths: AppPaths) -> list[Check]:

@@ -49,7 +49,7 @@ def open_context(paths: Any = None, *, passphrase: str | None = None) -> Any:
     from app.core.policy import load_policy
 
     try:
-        return open_app(paths, passphrase=passphrase,
+        return open_app(paths, passphrase=passphrase, prestart_engine=True,
                         ask_passphrase=ask_passphrase_dialog(_policy_or_none(paths)))
     except EnclaveError as exc:
         policy = _policy_or_none(paths) or load_policy(None)

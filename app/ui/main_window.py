@@ -533,7 +533,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.loading = False
         self.model_label.setText("")
         self.status_model.setText(f"Model: {info.model_id}")
-        self.status_device.setText(f"  ·  Device: {info.device}")
+        self._show_engine_status(info, info.extra.get("threads_state", ""))
         self._show_route(info.route, "local" if info.route == "local" else "external")
         self.load_timer.stop()
         self.progress.hide()
@@ -601,6 +601,9 @@ class MainWindow(WindowActions, QMainWindow):
                                c.ttft_s * 1000, c.complete, c.finish_reason, c.error),
             result.assistant_message_id, result.user_message_id, c.complete)
         self.sources_bar.show_sources(result.sources)  # [1] file p.3 … (issue 9)
+        engine = self.app.chat.engine
+        if result.engine.route == "local" and engine is not None:
+            self._show_engine_status(engine.info, c.engine_state)
         self._set_busy(False)
         if new or self.app.history is not None:
             self.request_list.emit()
@@ -616,6 +619,19 @@ class MainWindow(WindowActions, QMainWindow):
         self._set_busy(False)
         if self.app.history is not None:
             self.request_list.emit()
+
+    def _show_engine_status(self, info: EngineInfo, threads: str) -> None:
+        """Device, what the thread controller does, and any safe fallback after a crash."""
+        parts = [f"Device: {info.device}"]
+        if threads:
+            parts.append(threads)
+        if info.extra.get("fallback"):
+            parts.append(f"{info.extra['fallback']} after a crash")
+        self.status_device.setText("  ·  " + "  ·  ".join(parts))
+        self.status_device.setToolTip(
+            "The local engine runs in its own process. After a crash in llama.cpp it restarts "
+            "with safer settings and remembers them for this model (see `enclave doctor`)."
+            if info.extra.get("fallback") else "")
 
     def _set_busy(self, busy: bool, loading: bool = False) -> None:
         self.busy = busy

@@ -23,6 +23,7 @@ HISTORY_DELETED: Final = "history.deleted"
 RETENTION_RUN: Final = "retention.run"
 AUDIT_VERIFIED: Final = "audit.verified"
 AUDIT_CHECKPOINT: Final = "audit.checkpoint"
+ENGINE_CRASHED: Final = "engine.crashed"
 
 ALL_EVENTS: Final[frozenset[str]] = frozenset(
     {
@@ -41,6 +42,7 @@ ALL_EVENTS: Final[frozenset[str]] = frozenset(
         RETENTION_RUN,
         AUDIT_VERIFIED,
         AUDIT_CHECKPOINT,
+        ENGINE_CRASHED,
     }
 )
 

@@ -48,6 +48,8 @@ class Completion:
     total_s: float
     tokens_per_s: float
     error: str | None = None
+    # What the engine was doing, for the status bar: "2 threads", "1 of 2 threads (machine busy)".
+    engine_state: str = ""
 
     @property
     def complete(self) -> bool:
@@ -73,8 +75,14 @@ class EngineOptions:
 
     context_length: int = 4096
     gpu_layers: int = -1  # -1: all layers when offload is available, else 0
-    threads: int = 0  # 0: physical cores
+    threads: int = 0  # 0: adaptive, up to one per physical core; N: pinned to N
     batch_size: int = 512
+    # llama.cpp's extra buffer types repack weights for AMX and other CPU kernels; turning
+    # them off is the first safe fallback after a crash (llama.cpp#20824).
+    extra_bufts: bool = True
+    # Seconds without any progress (no token, no finished step) before a running engine
+    # process counts as hung and is stopped.
+    watchdog_s: float = 120.0
 
 
 TokenCallback = Callable[[str], None]
@@ -88,6 +96,25 @@ class EngineError(EnclaveError):
 
 class ContextOverflow(EngineError):
     """The prompt does not fit in the model's context window."""
+
+
+class EngineCrashed(EngineError):
+    """The engine process died or stopped answering; the answer so far is kept.
+
+    Attributes:
+        cause: ``signal``, ``exit``, ``out-of-memory``, ``hung`` or ``protocol``.
+        signal_name: ``SIGSEGV`` and the like, when a signal ended it.
+        phase: ``load`` or ``answer``.
+    """
+
+    def __init__(
+        self, message: str, hint: str = "", *, cause: str = "signal",
+        signal_name: str | None = None, phase: str = "answer",
+    ) -> None:
+        super().__init__(message, hint)
+        self.cause = cause
+        self.signal_name = signal_name
+        self.phase = phase
 
 
 class ChatEngine(Protocol):

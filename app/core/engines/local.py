@@ -37,6 +37,7 @@ from app.core.engines.base import (
 )
 from app.core.engines.base import EngineOptions as EngineOptions  # re-exported
 from app.core.engines.chat_template import FALLBACK_TEMPLATE, ChatTemplate, Segment
+from app.core.engines.threads import ThreadController, physical_cores
 from app.core.logs import route_llama_log
 from app.core.models.errors import ModelLoadFailed
 from app.core.models.inspect import GGUFInfo
@@ -78,17 +79,6 @@ def gpu_offload_supported() -> bool:
     return bool(C.llama_supports_gpu_offload())
 
 
-def physical_cores() -> int:
-    """Physical cores (llama.cpp runs best with one thread per core, not per hyperthread)."""
-    try:
-        import psutil
-
-        count = psutil.cpu_count(logical=False)
-    except Exception:  # noqa: BLE001 - psutil can fail in containers
-        count = None
-    return max(1, count or os.cpu_count() or 1)
-
-
 def _gpu_label() -> str:
     """``GPU (CUDA0)``: which device the layers went to, as the status bar shows it."""
     from app.core.engines.devices import backend_devices
@@ -113,8 +103,20 @@ class LocalEngine:
         sha256: str,
         options: EngineOptions | None = None,
         on_progress: LoadProgress | None = None,
+        first_use: bool = False,
     ) -> None:
         """Load a model that has already passed inspection and digest checks.
+
+        Args:
+            path: The GGUF file.
+            gguf: Its inspected metadata.
+            model_id: The id shown to people.
+            sha256: The file's digest.
+            options: How to load it.
+            on_progress: Called with the load fraction; returning False stops the load.
+            first_use: Decode a real prompt and a few answer tokens while loading, not just
+                one token: the check for a model, build and machine not seen together
+                before (a kernel that crashes on this CPU crashes here, in the engine process).
 
         Raises:
             ModelLoadFailed: llama.cpp refused the file or ran out of memory.
@@ -129,10 +131,15 @@ class LocalEngine:
         gpu_layers = opts.gpu_layers if opts.gpu_layers >= 0 else (999 if gpu else 0)
         if not gpu:
             gpu_layers = 0
-        threads = opts.threads if opts.threads > 0 else physical_cores()
+        cores = physical_cores()
+        # Threads adapt to a busy machine between decodes; a setting > 0 pins them.
+        self._gen_threads = ThreadController(cores, pinned=opts.threads)
+        self._batch_threads = ThreadController(cores, pinned=opts.threads)
+        threads = self._gen_threads.threads
 
         mparams = C.llama_model_default_params()
         mparams.n_gpu_layers = gpu_layers
+        mparams.use_extra_bufts = opts.extra_bufts
         self._progress_cb: Any = None
         if on_progress is not None:
             # The C type returns bool, but a ctypes callback with a c_bool result corrupts the
@@ -189,11 +196,15 @@ class LocalEngine:
             route="local",
             device=device,
             context_length=self._n_ctx,
-            extra={"threads": str(threads), "gpu_layers": str(gpu_layers)},
+            extra={"threads": str(threads), "gpu_layers": str(gpu_layers),
+                   "extra_bufts": "on" if opts.extra_bufts else "off"},
         )
-        self._warm_up()
-        log.info("loaded %s: n_ctx=%d threads=%d gpu_layers=%d", model_id, self._n_ctx,
-                 threads, gpu_layers)
+        if first_use:
+            self._first_use_check()
+        else:
+            self._warm_up()
+        log.info("loaded %s: n_ctx=%d threads=%d gpu_layers=%d extra_bufts=%s", model_id,
+                 self._n_ctx, threads, gpu_layers, opts.extra_bufts)
 
     def _warm_up(self) -> None:
         """Run one tiny decode at load time, in the loader's thread.
@@ -206,6 +217,28 @@ class LocalEngine:
         arr = (C.llama_token * 1)(token)
         C.llama_decode(self._ctx, C.llama_batch_get_one(arr, 1))
         C.llama_memory_clear(self._mem, True)
+
+    def _first_use_check(self) -> None:
+        """Decode a real prompt of a few dozen tokens and four answer tokens, then forget them.
+
+        A one-token warm-up does not reach the batched kernels (AMX, repacked Q4/Q8) that
+        crash on some CPUs; a real prompt does.
+
+        Raises:
+            ModelLoadFailed: llama.cpp returned an error instead of an answer.
+        """
+        messages = [ChatMessage("system", "You are a concise assistant."),
+                    ChatMessage("user", FIRST_USE_PROMPT)]
+        try:
+            prompt = self.prompt_tokens(messages)
+            params = GenerationParams(temperature=0.0, max_tokens=4)
+            done = self._generate(prompt, params, lambda _piece: None, None, time.perf_counter())
+        except EngineError as exc:
+            raise ModelLoadFailed(f"llama.cpp could not run the model: {exc.message}") from exc
+        finally:
+            self._reset_cache()
+        if done.finish_reason == "error":
+            raise ModelLoadFailed(f"llama.cpp could not run the model: {done.error}")
 
     @property
     def info(self) -> EngineInfo:
@@ -267,13 +300,28 @@ class LocalEngine:
         C.llama_sampler_chain_add(chain, C.llama_sampler_init_dist(seed))
         return chain
 
+    def _set_threads(self) -> None:
+        C.llama_set_n_threads(self._ctx, self._gen_threads.threads, self._batch_threads.threads)
+
+    @property
+    def threads_state(self) -> str:
+        """What the thread controller is doing, in words (``1 of 2 threads (machine busy)``)."""
+        return self._gen_threads.describe()
+
     def _decode(self, tokens: list[int]) -> None:
         """Feed tokens to the context in batches."""
         step = 512
         for start in range(0, len(tokens), step):
             chunk = tokens[start : start + step]
             arr = (C.llama_token * len(chunk))(*chunk)
+            began = time.perf_counter()
             rc = C.llama_decode(self._ctx, C.llama_batch_get_one(arr, len(chunk)))
+            if rc == 0 and len(chunk) >= MIN_TIMED_BATCH:
+                # Prompt processing has its own best thread count (it is compute-bound).
+                before = self._batch_threads.threads
+                if self._batch_threads.observe(
+                        (time.perf_counter() - began) / len(chunk)) != before:
+                    self._set_threads()
             if rc != 0:
                 self._reset_cache()
                 raise EngineError(
@@ -365,6 +413,9 @@ class LocalEngine:
         error: str | None = None
         vocab, ctx, buf = self._vocab, self._ctx, self._piece_buf
         token_arr = (C.llama_token * 1)()
+        threads = self._gen_threads
+        current = threads.threads
+        clock = time.perf_counter
         try:
             self._decode(self._reuse_prefix(prompt))
             while n_out < budget:
@@ -400,7 +451,14 @@ class LocalEngine:
                         pieces.append(text)
                         on_token(text)
                 token_arr[0] = token
+                began = clock()
                 rc = C.llama_decode(ctx, C.llama_batch_get_one(token_arr, 1))
+                # The controller moves the thread count to whatever is fastest right now
+                # (fewer threads when another process holds a core); it takes effect on
+                # the next decode.
+                if threads.observe(clock() - began) != current:
+                    current = threads.threads
+                    self._set_threads()
                 if rc != 0:
                     self._reset_cache()
                     finish, error = "error", f"llama.cpp failed while generating (code {rc})"
@@ -428,6 +486,7 @@ class LocalEngine:
             total_s=ended - started,
             tokens_per_s=rate,
             error=error,
+            engine_state=threads.describe(),
         )
 
     def close(self) -> None:
@@ -442,6 +501,13 @@ class LocalEngine:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown
             self.close()
+
+
+MIN_TIMED_BATCH = 16  # shorter prompt tails are dominated by fixed costs, not threads
+FIRST_USE_PROMPT = (
+    "In two short sentences, explain why a lighthouse keeper records the weather every "
+    "evening, and name one instrument the keeper would use to do it."
+)
 
 
 def _find_stop(text: str, stops: tuple[str, ...]) -> int:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 LOAD_PROBE_TIMEOUT_S = 60.0
-PROBE_CONTEXT = 64
+PROBE_CONTEXT = 128
+NO_EXTRA_BUFTS = "--no-extra-bufts"
 
 _lock = threading.Lock()
 
@@ -46,11 +47,11 @@ class LoadProbeResult:
     definite: bool = True
 
 
-def probe_command(path: Path) -> list[str]:
+def probe_command(path: Path, *flags: str) -> list[str]:
     """The command line that probes one file."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "__load-probe", str(path)]
-    return [sys.executable, "-m", "app", "__load-probe", str(path)]
+        return [sys.executable, "__load-probe", str(path), *flags]
+    return [sys.executable, "-m", "app", "__load-probe", str(path), *flags]
 
 
 def run_probe(command: Sequence[str], *, timeout: float = LOAD_PROBE_TIMEOUT_S) -> LoadProbeResult:
@@ -99,8 +100,19 @@ def _crash_reason(returncode: int) -> str:
 
 
 def probe_load(path: Path, *, timeout: float = LOAD_PROBE_TIMEOUT_S) -> LoadProbeResult:
-    """Load ``path`` in a child process; see the module docstring."""
-    return run_probe(probe_command(path), timeout=timeout)
+    """Load ``path`` in a child process; see the module docstring.
+
+    A crash is tried once more without llama.cpp's extra buffer types (AMX and CPU weight
+    repacking crash on some CPUs, llama.cpp#20824): the engine process falls back the same
+    way, so such a model is usable and must not be refused here.
+    """
+    first = run_probe(probe_command(path), timeout=timeout)
+    if first.ok or "crashed" not in first.reason:
+        return first
+    second = run_probe(probe_command(path, NO_EXTRA_BUFTS), timeout=timeout)
+    if not second.ok:
+        return second
+    return LoadProbeResult(True, "", {**second.details, "needs_safe_settings": 1})
 
 
 def llama_cpp_version() -> str:
@@ -209,6 +221,7 @@ def _main(argv: list[str], out: Callable[[str], object] = print) -> int:  # prag
 
     mparams = C.llama_model_default_params()
     mparams.n_gpu_layers = 0  # CPU: the probe checks the file, not the GPU driver
+    mparams.use_extra_bufts = NO_EXTRA_BUFTS not in argv[1:]
     model = C.llama_model_load_from_file(os.fsencode(argv[0]), mparams)
     if not model:
         return fail("llama.cpp cannot load it")
@@ -222,10 +235,21 @@ def _main(argv: list[str], out: Callable[[str], object] = print) -> int:  # prag
         C.llama_model_free(model)
         return fail("llama.cpp cannot make a context for it")
     vocab = C.llama_model_get_vocab(model)
-    token = C.llama_vocab_bos(vocab)
-    token = token if token >= 0 else 0
-    tokens = (C.llama_token * 1)(token)
-    rc = C.llama_decode(ctx, C.llama_batch_get_one(tokens, 1))
+    # A real prompt of a few dozen tokens, not one token: batched kernels (AMX, repacked
+    # Q4/Q8) are only reached by a batch, and they are what crashes on some CPUs.
+    text = b"Explain in two short sentences why a lighthouse keeper writes down the weather."
+    buf = (C.llama_token * PROBE_CONTEXT)()
+    n = C.llama_tokenize(vocab, text, len(text), buf, PROBE_CONTEXT // 2, True, False)
+    if n <= 0:
+        token = C.llama_vocab_bos(vocab)
+        buf[0] = token if token >= 0 else 0
+        n = 1
+    rc = C.llama_decode(ctx, C.llama_batch_get_one(buf, n))
+    for _ in range(4):  # and a few answer tokens, one at a time
+        if rc != 0:
+            break
+        buf[0] = int(C.llama_get_logits_ith(ctx, -1)[0] > 0)  # any valid token id
+        rc = C.llama_decode(ctx, C.llama_batch_get_one(buf, 1))
     details = {
         "n_params": int(C.llama_model_n_params(model)),
         "n_ctx_train": int(C.llama_model_n_ctx_train(model)),

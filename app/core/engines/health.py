@@ -1,0 +1,68 @@
+"""``enclave doctor``'s lines about the engine process: containment, fallbacks, threads."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from app.core.engines.base import EngineError
+from app.core.engines.engine_process import EngineProcess
+from app.core.engines.fallback import FallbackMemory
+from app.core.engines.threads import physical_cores
+from app.core.paths import AppPaths
+
+if TYPE_CHECKING:
+    from app.core.doctor import Check
+
+
+def engine_checks(paths: AppPaths) -> list[Check]:
+    """Start an engine process as the app would, and report what holds it."""
+    from app.core.doctor import Check
+
+    checks: list[Check] = []
+    try:
+        proc = EngineProcess(paths.log_file).start()
+    except EngineError as exc:
+        return [Check("engine process", "error", exc.message, exc.hint)]
+    try:
+        hello = proc.hello
+    finally:
+        proc.close()
+    containment = hello.get("containment") or {}
+    signature = proc.signature
+    method = str(containment.get("network_method") or "none")
+    network = str(containment.get("network") or "not reported")
+    data = {"containment": containment, "signature": signature}
+    checks.append(Check(
+        "engine process", "ok" if method in ("seccomp", "netns") else "warning",
+        f"Local models run in a separate, supervised engine process; {network}. Its address "
+        "space is capped to what the model needs (not when layers go to a GPU: drivers "
+        "reserve large ranges). It never receives the history key.",
+        "" if method != "none" else "This system offers no way used here to keep the engine "
+        "process off the network; the app's own egress guard still applies.",
+        data=data,
+    ))
+    if signature.get("amx") == "yes":
+        checks.append(Check(
+            "amx", "ok", "This CPU has AMX. llama.cpp's AMX kernels crash on some builds "
+            "(llama.cpp#20824); Enclave turns them off per model after a crash and remembers it.",
+            data={"cpu": signature.get("cpu", "")}))
+    from app.core.settings import Settings
+
+    try:
+        pinned = int(Settings.load(paths, None).get("engine.threads"))
+    except Exception:  # noqa: BLE001 - a damaged settings file is reported elsewhere
+        pinned = 0
+    cores = physical_cores()
+    checks.append(Check(
+        "threads", "ok",
+        f"Threads pinned to {pinned} by settings." if pinned else
+        f"Threads adapt while answering: up to {cores} (one per physical core), fewer while "
+        "other programs keep the cores busy.", data={"pinned": pinned, "cores": cores}))
+    for entry in FallbackMemory(paths.data_dir / "engine-fallbacks.json").report():
+        status: Literal["error", "warning"] = "error" if entry["broken"] else "warning"
+        last = f" (last crash: the engine {entry['last_crash']})" if entry["last_crash"] else ""
+        checks.append(Check(
+            f"fallback {entry['model']}", status, f"{entry['model']}: {entry['words']}{last}.",
+            "Updating Enclave or llama.cpp, or a new copy of the model, starts over with "
+            "normal settings.", data=entry))
+    return checks
