@@ -72,8 +72,16 @@ def main() -> int:
     parser.add_argument("--threads", action="store_true",
                         help="also measure thread counts under a background load (issue 19)")
     parser.add_argument("--thread-rounds", type=int, default=6)
+    parser.add_argument("--threads-only", action="store_true")
     args = parser.parse_args()
     print(machine_line())
+    if args.threads_only:
+        from app.core.models.registry import ModelRegistry
+        from app.core.paths import default_paths
+
+        thread_counts(ModelRegistry(default_paths()).resolve(), 2048, args.tokens,
+                      args.thread_rounds)
+        return 0
 
     home = tempfile.mkdtemp(prefix="enclave-bench-")
     os.environ["ENCLAVE_HOME"] = home
@@ -234,15 +242,19 @@ def load_times(model: Any, n_ctx: int, rounds: int, memory: Any) -> None:
 
     def in_process() -> float:
         t = time.perf_counter()
-        LocalEngine(model.model.path, model.gguf, model_id=model.model.id,
-                    sha256=model.sha256, options=options).close()
-        return time.perf_counter() - t
+        engine = LocalEngine(model.model.path, model.gguf, model_id=model.model.id,
+                             sha256=model.sha256, options=options)
+        took = time.perf_counter() - t
+        engine.close()
+        return took
 
     def supervised() -> float:
         t = time.perf_counter()
-        SupervisedEngine(model.model.path, model.gguf, model_id=model.model.id,
-                         sha256=model.sha256, options=options, memory=memory).close()
-        return time.perf_counter() - t
+        engine = SupervisedEngine(model.model.path, model.gguf, model_id=model.model.id,
+                                  sha256=model.sha256, options=options, memory=memory)
+        took = time.perf_counter() - t
+        engine.close()
+        return took
 
     def with_spare() -> float:
         import app.core.engines.supervisor as sup
@@ -269,7 +281,7 @@ def load_times(model: Any, n_ctx: int, rounds: int, memory: Any) -> None:
 
 def thread_counts(model: Any, n_ctx: int, tokens: int, rounds: int) -> None:
     """Fixed thread counts vs the adaptive controller, idle and under background load."""
-    from bench.busy import BackgroundLoad
+    from busy import BackgroundLoad
 
     from app.core.engines.base import ChatMessage, GenerationParams
     from app.core.engines.local import EngineOptions, LocalEngine
@@ -289,8 +301,13 @@ def thread_counts(model: Any, n_ctx: int, tokens: int, rounds: int) -> None:
         rates: dict[str, list[float]] = {k: [] for k in engines}
         states: list[str] = []
         with BackgroundLoad(share):
+            names = list(engines)
             for round_ in range(rounds + 1):
-                for name, engine in engines.items():
+                # Rotate the order each round: no configuration always runs right after
+                # the same other one (a thread pool spinning down, a cache warmed).
+                order = names[round_ % len(names):] + names[:round_ % len(names)]
+                for name in order:
+                    engine = engines[name]
                     m = Meter()
                     c = engine.stream(messages, params, m.tick)
                     if round_:  # the first round warms up (and lets the controller adapt)

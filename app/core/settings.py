@@ -72,7 +72,10 @@ class EngineSettings(_Section):
 
     context_length: int = Field(default=4096, ge=256, description="Context window, in tokens.")
     gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to GPU; -1 = auto.")
-    threads: int = Field(default=0, ge=0, description="CPU threads; 0 = one per physical core.")
+    threads: int = Field(
+        default=0, ge=0, le=1024,
+        description="CPU threads for the local engine; 0 = adaptive, up to one per physical core.",
+    )
 
 
 class UiSettings(_Section):

@@ -192,3 +192,53 @@ def test_the_engine_process_gets_no_way_to_the_keyring(
         assert b"sk-canary" not in environ
     finally:
         engine.close()
+
+
+def test_a_spare_engine_outlives_the_thread_that_started_it() -> None:
+    import time
+
+    import app.core.engines.supervisor as sup
+
+    sup.prestart(None)
+    deadline = time.monotonic() + 30
+    while sup._spare is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the starting thread has ended by now
+    assert sup._spare is not None and sup._spare.alive
+
+
+def test_the_engine_process_ends_with_the_app(default_model_file: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, tempfile, pathlib\n"
+        "from app.core.engines.supervisor import SupervisedEngine\n"
+        "from app.core.engines.fallback import FallbackMemory\n"
+        "from app.core.models.inspect import inspect_gguf\n"
+        f"p = pathlib.Path({str(default_model_file)!r})\n"
+        "e = SupervisedEngine(p, inspect_gguf(p), model_id='m', sha256='b' * 64,\n"
+        f"    memory=FallbackMemory(pathlib.Path({str(tmp_path / 'f.json')!r})))\n"
+        "print(e.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as app:
+        assert app.stdout is not None
+        engine_pid = int(app.stdout.readline())
+        app.send_signal(signal.SIGKILL)  # the app dies without a word
+        app.wait()
+    status = Path(f"/proc/{engine_pid}/status")
+
+    def gone() -> bool:  # exited (a zombie until init reaps it counts)
+        try:
+            return "State:\tZ" in status.read_text()
+        except OSError:
+            return True
+
+    deadline = time.monotonic() + 10
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone()

@@ -30,12 +30,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.core.engines import wire
 
 EXIT_OUT_OF_MEMORY = 86  # the child ran into its memory cap (MemoryError)
 HEARTBEAT_S = 0.5
+# Tokens go to the app at most this often (the first at once). Each frame wakes the app, and
+# on a machine whose cores llama.cpp's threads fill, every wake-up stalls all of them; the
+# window paints at 30 Hz anyway.
+TOKEN_FLUSH_S = 0.03
+PROGRESS_EVERY_S = 0.1  # load progress, likewise
 
 log = logging.getLogger("app.engine")
 
@@ -109,8 +114,8 @@ class EngineChild:
 
     # --- threads --------------------------------------------------------------------------
 
-    def serve(self) -> int:
-        """Read frames until the parent goes away; returns the exit status."""
+    def serve(self) -> NoReturn:
+        """Read frames until the parent closes or goes away, then exit the process."""
         threading.Thread(target=self._work, name="engine-worker", daemon=True).start()
         threading.Thread(target=self._heartbeat, name="engine-heartbeat", daemon=True).start()
         while True:
@@ -126,8 +131,8 @@ class EngineChild:
                 break
             else:
                 self.requests.put(message)
-        self.requests.put(None)
-        return 0
+        # Nothing to save: the kernel frees the model faster than llama.cpp's destructors.
+        os._exit(0)
 
     def _heartbeat(self) -> None:
         while True:
@@ -208,8 +213,14 @@ class EngineChild:
         raw["path"] = Path(raw["path"])
         gguf = GGUFInfo(**raw)
 
+        last = 0.0
+
         def progress(fraction: float) -> bool:
-            self._send({"t": "progress", "fraction": fraction})
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY_S or fraction >= 1.0:
+                last = now
+                self._send({"t": "progress", "fraction": fraction})
             return not self.cancel.is_set()
 
         self.engine = LocalEngine(
@@ -236,8 +247,11 @@ class EngineChild:
                 "extra_bufts") == "off":
             fault = None
 
+        pending: list[str] = []
+        last_sent = 0.0
+
         def on_token(piece: str) -> None:
-            nonlocal count
+            nonlocal count, last_sent
             count += 1
             self.steps += 1
             if fault is not None and count >= fault.token:
@@ -245,9 +259,16 @@ class EngineChild:
                     fault.fire()
                 except SocketProbe as probe:
                     piece = str(probe)
-            self.channel.send({"t": "tok", "s": piece})
+            pending.append(piece)
+            now = time.monotonic()
+            if now - last_sent >= TOKEN_FLUSH_S:
+                last_sent = now
+                self.channel.send({"t": "tok", "s": pending[:]})
+                pending.clear()
 
         completion = self.engine.stream(messages, params, on_token, self.cancel)
+        if pending:
+            self.channel.send({"t": "tok", "s": pending})
         return {"t": "done", "completion": {
             "text": completion.text, "finish_reason": completion.finish_reason,
             "prompt_tokens": completion.prompt_tokens,
@@ -323,12 +344,9 @@ def _cpu_flags() -> str:
 
 def main(argv: list[str]) -> int:  # pragma: no cover - runs in the child process
     """``python -m app __engine FD [LOG_FILE]``."""
-    if sys.platform == "linux":
-        # Die with the parent: an orphaned engine would hold memory and a model file.
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that started us ends (the app starts a
+    # spare engine from a short-lived thread). The app's end closes the socket instead, and
+    # the main thread exits the process on that end of file.
     sock = socket.socket(fileno=int(argv[0]))
     if len(argv) > 1:
         from app.core.logs import configure_logging
@@ -342,9 +360,11 @@ def main(argv: list[str]) -> int:  # pragma: no cover - runs in the child proces
     channel = wire.Channel(sock)
     try:
         from app.core.engines.local import _init_backend
+        from app.core.engines.threads import physical_cores
 
         _init_backend()
         signature = hardware_signature()
+        physical_cores()  # psutil loads now, while the app is busy, not during a model load
     except Exception as exc:  # noqa: BLE001 - tell the parent in words
         log.exception("engine start failed")
         channel.send({"t": "hello", "v": wire.PROTOCOL_VERSION, "ok": False,

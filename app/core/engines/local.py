@@ -416,6 +416,7 @@ class LocalEngine:
         threads = self._gen_threads
         current = threads.threads
         clock = time.perf_counter
+        last_step = 0.0  # when the previous token's decode ended
         try:
             self._decode(self._reuse_prefix(prompt))
             while n_out < budget:
@@ -451,14 +452,17 @@ class LocalEngine:
                         pieces.append(text)
                         on_token(text)
                 token_arr[0] = token
-                began = clock()
                 rc = C.llama_decode(ctx, C.llama_batch_get_one(token_arr, 1))
                 # The controller moves the thread count to whatever is fastest right now
                 # (fewer threads when another process holds a core); it takes effect on
-                # the next decode.
-                if threads.observe(clock() - began) != current:
+                # the next decode. It is fed the whole token's time, sampling included:
+                # llama.cpp's idle workers spin after a decode and slow what follows it.
+                now = clock()
+                if last_step and threads.observe(now - last_step) != current:
                     current = threads.threads
                     self._set_threads()
+                    now = clock()
+                last_step = now
                 if rc != 0:
                     self._reset_cache()
                     finish, error = "error", f"llama.cpp failed while generating (code {rc})"

@@ -271,7 +271,7 @@ class SupervisedEngine:
             try:
                 reply = proc.request(
                     request, phase="answer", stall_limit=self.options.watchdog_s,
-                    on_frame=lambda frame: on_token(str(frame.get("s", ""))),
+                    on_frame=lambda frame: _deliver(frame, on_token),
                     cancel=(cancel.is_set if cancel is not None else None),
                 )
             except EngineCrashed as crash:
@@ -344,6 +344,14 @@ def default_memory_cap(gguf: GGUFInfo, options: EngineOptions) -> int:
     cap = address_space_budget(need.weights, need.kv_cache + need.compute, gpu_offload=False)
     assert cap is not None
     return cap
+
+
+def _deliver(frame: dict[str, Any], on_token: TokenCallback) -> None:
+    """Hand each piece of a ``tok`` frame to the caller, one call per token as before."""
+    pieces = frame.get("s")
+    for piece in pieces if isinstance(pieces, list) else [pieces]:
+        if isinstance(piece, str) and piece:
+            on_token(piece)
 
 
 def _wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

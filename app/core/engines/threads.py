@@ -13,9 +13,9 @@ import math
 import os
 
 # A settled window this much slower than its last estimate means the load changed: look again now.
-_WORSE = 1.25
+_WORSE = 1.4
 # ...and this much faster means load went away, so more threads may pay again: look again now.
-_BETTER = 0.8
+_BETTER = 0.7
 # Within 3% of the fastest, the most threads win: they do on an idle machine, and noise should
 # not walk the choice down.
 _TIE = 1.03
@@ -29,9 +29,20 @@ def _candidates(n: int) -> tuple[int, ...]:
 
 
 def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    """The window's typical time per token: the mean without its slowest and fastest value.
+
+    Throughput is a mean, so the estimate must see systematic stalls (a thread that loses
+    its core every few tokens, which a median hides); dropping the extremes keeps one-off
+    hiccups (a page fault, a garbage collection) from deciding anything.
+    """
+    kept = sorted(values)[1:-1] if len(values) >= 5 else values
+    return math.fsum(kept) / len(kept)
+
+
+_LONGEST = 600.0  # seconds; a "token" slower than this is a suspended process, not a speed
+_EARLY_SAMPLES = 2  # a probe this far, on average this much slower, is over
+_CLEARLY_WORSE = 1.4
+MAX_BACKOFF = 8  # at 64 tokens a cycle: a probe at least every ~512 tokens
 
 
 class ThreadController:
@@ -41,7 +52,11 @@ class ThreadController:
     count, any neighbour without an estimate from the current cycle is probed for one window
     (the lower one first), then the fastest estimate of the cycle is settled on. A new cycle,
     which makes every older estimate stale, starts after ``reprobe_every`` measurements on the
-    settled count, or at once when the settled count's speed moves by more than 25%/20%.
+    settled count, or at once when two windows in a row of the settled count move by more
+    than 40% slower or 30% faster.
+    Probing costs speed (the neighbours are slower, or they would be settled on), so while
+    periodic re-probes keep confirming the same count their interval doubles, up to
+    ``MAX_BACKOFF`` times ``reprobe_every``; a change of speed or of count resets it.
     """
 
     def __init__(self, max_threads: int, *, pinned: int = 0, window: int = 6,
@@ -66,6 +81,8 @@ class ThreadController:
         self._cands = (pinned,) if self._pinned else _candidates(max_threads)
         self._window = window
         self._reprobe_every = reprobe_every
+        self._interval = reprobe_every  # grows while periodic re-probes change nothing
+        self._cycle_from: int | None = None  # settled index when a periodic re-probe began
         self._est: list[float | None] = [None] * len(self._cands)
         self._est_cycle = [-1] * len(self._cands)  # the cycle each estimate was taken in
         self._cycle = 0
@@ -79,6 +96,7 @@ class ThreadController:
         # judged against it, not against the last window: a window straddling the change would
         # otherwise split one big step into two small ones that each pass unnoticed.
         self._ref: float | None = None
+        self._out_of_band = 0  # the previous settled window: 1 slower, -1 faster, 0 in band
 
     @property
     def threads(self) -> int:
@@ -99,13 +117,13 @@ class ThreadController:
         """Record one measurement taken with ``self.threads`` threads.
 
         Args:
-            seconds_per_token: Time per token of the decode just run; non-finite values and
-                values <= 0 are ignored.
+            seconds_per_token: Time per token of the decode just run; values that are not
+                a number, <= 0 or over ten minutes are ignored.
 
         Returns:
             The thread count for the next decode (often the same).
         """
-        if not (math.isfinite(seconds_per_token) and seconds_per_token > 0.0):
+        if not 0.0 < seconds_per_token <= _LONGEST:  # also False for nan
             return self.threads
         if self._current == self._settled:
             self._on_settled += 1
@@ -115,23 +133,51 @@ class ThreadController:
         self._buf[self._fill] = seconds_per_token
         self._fill += 1
         if self._fill < self._window:
-            return self.threads
+            if not self._clearly_worse():
+                return self.threads
+            # A probe that is plainly slower ends early: under load, each more token on the
+            # wrong count costs twice its time, and a full window would not change the verdict.
+            median = math.fsum(self._buf[: self._fill]) / self._fill
+        else:
+            median = _median(self._buf)
         self._fill = 0
-        median = _median(self._buf)
         i = self._current
         if i == self._settled:
             ref = self._ref
-            moved = ref is not None and not _BETTER * ref <= median <= _WORSE * ref
-            if moved or self._on_settled >= self._reprobe_every:
+            side = (0 if ref is None or _BETTER * ref <= median <= _WORSE * ref
+                    else 1 if median > ref else -1)
+            # A load change shows in two windows in a row; one noisy window re-probing
+            # (and resetting the back-off) costs more than it finds.
+            moved = side != 0 and side == self._out_of_band
+            self._out_of_band = side
+            if side != 0 and not moved:
+                # The first window out of band decides nothing, not even against estimates
+                # the load change may have made stale: wait for the next one.
+                return self.threads
+            if moved or self._on_settled >= self._interval:
                 self._cycle += 1  # what the neighbours measured before may no longer hold
                 self._on_settled = 0
                 self._ref = median
+                if moved:
+                    self._interval = self._reprobe_every
+                    self._cycle_from = None
+                else:
+                    self._cycle_from = self._settled
             elif ref is None:
                 self._ref = median
         self._est[i] = median
         self._est_cycle[i] = self._cycle
         self._plan()
         return self.threads
+
+    def _clearly_worse(self) -> bool:
+        if self._current == self._settled or self._fill < _EARLY_SAMPLES:
+            return False
+        ref = self._est[self._settled]
+        # The mean, not every sample: under load a wrong count is fast on some tokens and
+        # stalls for a whole time slice on others.
+        return (ref is not None and self._est_cycle[self._settled] == self._cycle
+                and math.fsum(self._buf[: self._fill]) > _CLEARLY_WORSE * ref * self._fill)
 
     def _plan(self) -> None:
         """Settle on this cycle's fastest count, or probe a neighbour of it still unmeasured."""
@@ -150,6 +196,12 @@ class ThreadController:
             target = lower
         elif higher >= 0 and self._est_cycle[higher] != cycle:
             target = higher
+        if target == self._settled and self._cycle_from is not None:
+            # A periodic re-probe is over: back off if it only confirmed the count.
+            same = self._cycle_from == self._settled
+            self._interval = (min(self._interval * 2, self._reprobe_every * MAX_BACKOFF)
+                              if same else self._reprobe_every)
+            self._cycle_from = None
         if target != self._current:
             self._current = target
             self._warming = True  # (the window is already empty: plans follow a full one)

@@ -206,6 +206,11 @@ class EnginePolicy(_Strict):
     max_context: int = Field(
         default=0, ge=0, description="Largest context length in tokens users may set; 0 = no cap."
     )
+    threads: int = Field(
+        default=0, ge=0, le=1024,
+        description="CPU threads for the local engine; as a managed value it locks the user's "
+        "engine.threads setting. 0 = adaptive (fewer while other programs keep cores busy).",
+    )
 
 
 class DocumentsPolicy(_Strict):

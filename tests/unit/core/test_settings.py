@@ -230,3 +230,17 @@ def test_cli_settings_set_and_show(
         "source": str(tmp_path / "home" / "config" / "settings.json"),
         "description": SETTING_KEYS["ui.theme"].description,
     }
+
+
+def test_an_administrator_can_pin_the_engine_threads(paths: AppPaths) -> None:
+    from app.core.context import engine_options
+
+    Settings.load(paths, None).set("engine.threads", 2)
+    settings = Settings.load(paths, policy_with(paths, managed={"engine": {"threads": 1}}))
+    assert settings.state("engine.threads").locked
+    assert engine_options(settings).threads == 1
+    with pytest.raises(SettingLocked):
+        settings.set("engine.threads", 4)
+    (paths.policy_root / "managed" / "10.json").unlink()
+    free = Settings.load(paths, policy_with(paths, recommended={"engine": {"threads": 3}}))
+    assert engine_options(free).threads == 2  # the user's own pin beats a recommendation
