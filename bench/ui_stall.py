@@ -92,17 +92,27 @@ class StallMeter:
 
 
 def wait_until(app: Any, condition: Any, timeout: float) -> None:
-    # QEventLoop().processEvents, not QApplication.processEvents: in PySide6 6.12.0 on
-    # Python 3.11 the static one drops a reference to None on every call, and the
-    # interpreter aborts ("deallocating None") after a few thousand calls.
-    from PySide6.QtCore import QEventLoop
+    """Run the GUI's event loop until ``condition()`` holds, as the app's own loop would.
+
+    A real event loop that sleeps between events: polling ``processEvents`` in a loop burns
+    a whole core on the GUI thread (its ``maxTime`` overload ignores ``WaitForMoreEvents``),
+    and on a 2-core machine that core is taken from the engine — the window then looks slow
+    for a reason the app does not have.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
     deadline = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 5)
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(
+        lambda: loop.quit() if condition() or time.perf_counter() > deadline else None)
+    timer.start()
+    if not condition():
+        loop.exec()
+    timer.stop()
+    if not condition():
+        raise TimeoutError("the window did not get there in time")
 
 
 def build_history(messages: int) -> None:

@@ -53,7 +53,9 @@ def llama_server(default_model_file: Path) -> Iterator[int]:
     """A real OpenAI-compatible server (llama-cpp-python's) on loopback; yields its port."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_file),
+        # The stock server (with llama.cpp's AMX path off on an AMX CPU: llama_server.py).
+        [sys.executable, str(Path(__file__).with_name("llama_server.py")),
+         "--model", str(default_model_file),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
