@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                     print("[stopped — the partial answer is kept]")
             except EnclaveError as exc:
                 print(f"\n[error] {exc}")
+                # A turn the engine failed is saved with its answer so far: stay in it.
+                conversation = getattr(exc, "conversation_id", None) or conversation
             finally:
                 signal.signal(signal.SIGINT, previous)
             print()

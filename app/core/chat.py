@@ -419,6 +419,7 @@ class ChatService:
             )
             self._finish(conversation_id, assistant_id, text, completion, info, route_record,
                          plan)
+            exc.conversation_id = conversation_id
             raise
         if restorer is not None:
             tail = restorer.flush()

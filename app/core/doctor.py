@@ -214,7 +214,7 @@ def check_engine(paths: AppPaths) -> list[Check]:
     """The engine process: how it is contained, what fallbacks are remembered, threads."""
     from app.core.engines.health import engine_checks
 
-    return engine_checks(paths)
+    return [Check(c.name, c.status, c.detail, c.hint, c.data) for c in engine_checks(paths)]
 
 
 CheckFn = Callable[[AppPaths], list[Check]]

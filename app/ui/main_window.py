@@ -144,6 +144,7 @@ class MainWindow(WindowActions, QMainWindow):
         w.load_failed.connect(self._on_load_failed, q)
         w.turn_finished.connect(self._on_turn_finished, q)
         w.first_token.connect(self._flush, q)
+        w.failed_in.connect(self._continue_in, q)
         w.failed.connect(self._on_failed, q)
         w.confirm_requested.connect(self._confirm_send, q)
         h.conversations_listed.connect(self._on_conversations, q)
@@ -608,6 +609,11 @@ class MainWindow(WindowActions, QMainWindow):
         if new or self.app.history is not None:
             self.request_list.emit()
         self.answer_finished.emit(result)
+
+    @Slot(int)
+    def _continue_in(self, conversation_id: int) -> None:
+        """A failed turn was saved: the next message goes on in the same conversation."""
+        self.conversation_id = conversation_id
 
     @Slot(str, str)
     def _on_failed(self, message: str, hint: str) -> None:

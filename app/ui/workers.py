@@ -97,6 +97,7 @@ class ChatWorker(QObject):
     turn_finished = Signal(object)  # TurnResult
     first_token = Signal()  # the answer's first piece is in the buffer: paint it now
     failed = Signal(str, str)  # message, hint
+    failed_in = Signal(int)  # the conversation a failed turn was saved in
     load_failed = Signal(str, str)  # message, hint (loading a model)
     confirm_requested = Signal(str, str)  # exact outgoing text, route name
 
@@ -203,6 +204,9 @@ class ChatWorker(QObject):
         try:
             result = turn()
         except EnclaveError as exc:
+            conversation = getattr(exc, "conversation_id", None)
+            if conversation is not None:  # saved with its answer so far: stay in it
+                self.failed_in.emit(conversation)
             self.failed.emit(exc.message, exc.hint)
             return
         except Exception as exc:  # noqa: BLE001

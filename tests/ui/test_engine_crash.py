@@ -77,4 +77,5 @@ def test_window_survives_an_engine_crash(
         qtbot.keyClicks(window.composer, "Say hello.")
         qtbot.keyClick(window.composer, Qt.Key.Key_Return)
     assert blocker.args[0].completion.completion_tokens > 0
+    assert blocker.args[0].conversation_id == conv.id  # it goes on where the crash was
     assert "after a crash" in window.status_device.text()

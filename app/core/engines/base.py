@@ -89,9 +89,14 @@ TokenCallback = Callable[[str], None]
 
 
 class EngineError(EnclaveError):
-    """The engine failed while answering."""
+    """The engine failed while answering.
+
+    ``conversation_id`` names the conversation the failed turn was saved in (with its answer
+    so far), so a front end can go on in it; ``None`` when nothing was saved.
+    """
 
     exit_code = 6
+    conversation_id: int | None = None
 
 
 class ContextOverflow(EngineError):

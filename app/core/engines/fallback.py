@@ -16,9 +16,6 @@ with the reason until one of those changes.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -26,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.engines.base import EngineOptions
+from app.core.jsonstore import read_json_object, write_json_atomic
 
 LAST_LEVEL = 3
 _MAX_CRASHES_KEPT = 8
@@ -95,19 +93,11 @@ class FallbackMemory:
         self.file = file
 
     def _read(self) -> dict[str, Any]:
-        try:
-            raw = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return raw if isinstance(raw, dict) else {}
+        return read_json_object(self.file)
 
     def _write(self, entries: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):  # losing the memory costs a crash, not data
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".engine-fallbacks-", dir=self.file.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entries, fh, indent=1)
-            os.replace(tmp, self.file)
+            write_json_atomic(self.file, entries, indent=1)
 
     def get(self, key: str) -> Remembered:
         """The remembered state (level 0, unconfirmed, when nothing is known)."""

@@ -1,8 +1,13 @@
-"""``enclave doctor``'s lines about the engine process: containment, fallbacks, threads."""
+"""``enclave doctor``'s lines about the engine process: containment, fallbacks, threads.
+
+Each line is a plain ``EngineCheck`` that ``app.core.doctor`` turns into its own ``Check``
+(the doctor imports this module, not the other way round).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from app.core.engines.base import EngineError
 from app.core.engines.engine_process import EngineProcess
@@ -10,19 +15,28 @@ from app.core.engines.fallback import FallbackMemory
 from app.core.engines.threads import physical_cores
 from app.core.paths import AppPaths
 
-if TYPE_CHECKING:
-    from app.core.doctor import Check
+Status = Literal["ok", "warning", "error"]
 
 
-def engine_checks(paths: AppPaths) -> list[Check]:
+@dataclass(frozen=True)
+class EngineCheck:
+    """One line of the report (the fields of ``app.core.doctor.Check``)."""
+
+    name: str
+    status: Status
+    detail: str
+    hint: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+
+def engine_checks(paths: AppPaths) -> list[EngineCheck]:
     """Start an engine process as the app would, and report what holds it."""
-    from app.core.doctor import Check
-
-    checks: list[Check] = []
+    checks: list[EngineCheck] = []
     try:
         proc = EngineProcess(paths.log_file).start()
     except EngineError as exc:
-        return [Check("engine process", "error", exc.message, exc.hint)]
+        return [EngineCheck("engine process", "error", exc.message, exc.hint)]
     try:
         hello = proc.hello
     finally:
@@ -32,7 +46,7 @@ def engine_checks(paths: AppPaths) -> list[Check]:
     method = str(containment.get("network_method") or "none")
     network = str(containment.get("network") or "not reported")
     data = {"containment": containment, "signature": signature}
-    checks.append(Check(
+    checks.append(EngineCheck(
         "engine process", "ok" if method in ("seccomp", "netns") else "warning",
         f"Local models run in a separate, supervised engine process; {network}. Its address "
         "space is capped to what the model needs (not when layers go to a GPU: drivers "
@@ -42,7 +56,7 @@ def engine_checks(paths: AppPaths) -> list[Check]:
         data=data,
     ))
     if signature.get("amx") == "yes":
-        checks.append(Check(
+        checks.append(EngineCheck(
             "amx", "ok", "This CPU has AMX. llama.cpp's AMX kernels crash on some builds "
             "(llama.cpp#20824); Enclave turns them off per model after a crash and remembers it.",
             data={"cpu": signature.get("cpu", "")}))
@@ -53,15 +67,15 @@ def engine_checks(paths: AppPaths) -> list[Check]:
     except Exception:  # noqa: BLE001 - a damaged settings file is reported elsewhere
         pinned = 0
     cores = physical_cores()
-    checks.append(Check(
+    checks.append(EngineCheck(
         "threads", "ok",
         f"Threads pinned to {pinned} by settings." if pinned else
         f"Threads adapt while answering: up to {cores} (one per physical core), fewer while "
         "other programs keep the cores busy.", data={"pinned": pinned, "cores": cores}))
     for entry in FallbackMemory(paths.data_dir / "engine-fallbacks.json").report():
-        status: Literal["error", "warning"] = "error" if entry["broken"] else "warning"
+        status: Status = "error" if entry["broken"] else "warning"
         last = f" (last crash: the engine {entry['last_crash']})" if entry["last_crash"] else ""
-        checks.append(Check(
+        checks.append(EngineCheck(
             f"fallback {entry['model']}", status, f"{entry['model']}: {entry['words']}{last}.",
             "Updating Enclave or llama.cpp, or a new copy of the model, starts over with "
             "normal settings.", data=entry))

@@ -16,12 +16,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from app.core.jsonstore import read_json_object, write_json_atomic
 
 LOAD_PROBE_TIMEOUT_S = 60.0
 PROBE_CONTEXT = 128
@@ -132,11 +133,7 @@ class LoadProbeCache:
         self.file = file
 
     def _read(self) -> dict[str, Any]:
-        try:
-            raw = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return raw if isinstance(raw, dict) else {}
+        return read_json_object(self.file)
 
     def get(self, sha256: str) -> LoadProbeResult | None:
         """The cached result for these bytes, if they were probed with this llama.cpp."""
@@ -161,11 +158,7 @@ class LoadProbeCache:
                 "ok": result.ok, "reason": result.reason, "details": result.details,
             }
             with contextlib.suppress(OSError):  # a cache that cannot be written costs time
-                self.file.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=".load-probes-", dir=self.file.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(entries, fh)
-                os.replace(tmp, self.file)
+                write_json_atomic(self.file, entries)
 
     def probe(
         self, sha256: str, path: Path, *, runner: Callable[[Path], LoadProbeResult] = probe_load
