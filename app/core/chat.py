@@ -122,14 +122,25 @@ class ChatService:
                 self._engine.close()
                 self._engine = None
             # llama.cpp runs in a supervised engine process: a crash there is a sentence here.
-            from app.core.engines.supervisor import SupervisedEngine
+            from app.core.engines.engine_process import engine_process_supported
 
-            engine = SupervisedEngine(
-                resolved.model.path, resolved.gguf, model_id=resolved.model.id,
-                sha256=resolved.sha256, options=self.options, on_progress=on_progress,
-                memory=self.fallbacks, log_file=self.registry.paths.log_file,
-                on_crash=self._record_engine_crash,
-            )
+            engine: ChatEngine
+            if engine_process_supported():
+                from app.core.engines.supervisor import SupervisedEngine
+
+                engine = SupervisedEngine(
+                    resolved.model.path, resolved.gguf, model_id=resolved.model.id,
+                    sha256=resolved.sha256, options=self.options, on_progress=on_progress,
+                    memory=self.fallbacks, log_file=self.registry.paths.log_file,
+                    on_crash=self._record_engine_crash,
+                )
+            else:  # Windows, for now: in this process, as before (doctor says so)
+                from app.core.engines.local import LocalEngine
+
+                engine = LocalEngine(
+                    resolved.model.path, resolved.gguf, model_id=resolved.model.id,
+                    sha256=resolved.sha256, options=self.options, on_progress=on_progress,
+                )
             self._engine, self._resolved = engine, resolved
             return engine.info
 

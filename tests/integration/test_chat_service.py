@@ -104,3 +104,22 @@ def test_editing_the_first_message_keeps_the_old_branch(model_paths: AppPaths) -
         assert "Name a fruit." in texts and "Name a tree." in texts
     finally:
         app.close()
+
+
+def test_where_no_engine_process_can_run_the_model_loads_in_process(
+    model_paths: AppPaths, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.core.engines import engine_process
+    from app.core.engines.base import EngineOptions
+    from app.core.engines.local import LocalEngine
+    from tests.amx import cpu_has_amx
+
+    monkeypatch.setattr(engine_process, "engine_process_supported", lambda: False)
+    chat = ChatService(ModelRegistry(model_paths), params=GenerationParams(max_tokens=4),
+                       options=EngineOptions(context_length=1024, extra_bufts=not cpu_has_amx()))
+    try:
+        chat.load_model()
+        assert isinstance(chat.engine, LocalEngine)
+        assert chat.send("Hi").completion.completion_tokens > 0
+    finally:
+        chat.close()

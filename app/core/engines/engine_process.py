@@ -38,6 +38,15 @@ _SECRET_ENV = ("DBUS_SESSION_BUS_ADDRESS", "DBUS_SYSTEM_BUS_ADDRESS", "SSH_AUTH_
                "GPG_AGENT_INFO", "GNOME_KEYRING_CONTROL", "KRB5CCNAME", "PYTHON_KEYRING_BACKEND")
 
 
+def engine_process_supported() -> bool:
+    """Whether this OS can run the engine process (a Unix socketpair handed to the child).
+
+    Windows cannot pass a socket to a child this way; there the engine runs in the app's
+    process as it did before, and ``enclave doctor`` says so.
+    """
+    return os.name == "posix" and hasattr(socket, "AF_UNIX")
+
+
 def engine_command(fd: int, log_file: Path | None) -> list[str]:
     """The child's command line: this interpreter or the frozen binary, never PATH."""
     tail = [str(fd)] + ([str(log_file)] if log_file else [])

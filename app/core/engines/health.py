@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.core.engines.base import EngineError
-from app.core.engines.engine_process import EngineProcess
+from app.core.engines.engine_process import EngineProcess, engine_process_supported
 from app.core.engines.fallback import FallbackMemory
 from app.core.engines.threads import physical_cores
 from app.core.paths import AppPaths
@@ -33,6 +33,11 @@ class EngineCheck:
 def engine_checks(paths: AppPaths) -> list[EngineCheck]:
     """Start an engine process as the app would, and report what holds it."""
     checks: list[EngineCheck] = []
+    if not engine_process_supported():
+        return [EngineCheck(
+            "engine process", "warning", "On this OS local models run inside the app's own "
+            "process: a crash in llama.cpp closes the app.",
+            "Save your work often; the supervised engine process runs on Linux and macOS.")]
     try:
         proc = EngineProcess(paths.log_file).start()
     except EngineError as exc:

@@ -68,6 +68,10 @@ _spare: EngineProcess | None = None
 
 def prestart(log_file: Path | None) -> None:
     """Start a spare engine process in the background (idempotent, never raises)."""
+    from app.core.engines.engine_process import engine_process_supported
+
+    if not engine_process_supported():
+        return
 
     def start() -> None:
         global _spare

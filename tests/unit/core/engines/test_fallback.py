@@ -76,3 +76,20 @@ def test_a_damaged_memory_file_reads_as_nothing_known(tmp_path: Path, content: s
     assert (state.level, state.broken) == (0, False)
     memory.crashed("k", 0, "crashed", "m", gpu_in_use=False)  # and it can be written again
     assert memory.get("k").level == 1
+
+
+def test_without_an_engine_process_doctor_says_the_engine_runs_in_the_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # Windows cannot hand a socketpair to a child: there the app keeps the in-process engine
+    # and doctor says so, rather than failing to load anything.
+    from app.core.engines import engine_process, health
+    from app.core.paths import AppPaths
+
+    monkeypatch.setattr(engine_process.os, "name", "nt")
+    assert not engine_process.engine_process_supported()
+    monkeypatch.setattr(health, "engine_process_supported", lambda: False)
+    paths = AppPaths.under(tmp_path, site_models_dir=tmp_path / "site",
+                           policy_root=tmp_path / "policies")
+    [line] = health.engine_checks(paths)
+    assert line.status == "warning" and "inside the app's own process" in line.detail
