@@ -87,11 +87,11 @@ def test_cancel_reaches_the_engine_process(default_model_file: Path,
 
 
 @pytest.mark.parametrize(("fault", "cause", "signal_name", "words"), [
-    ("segv@5", "signal", "SIGSEGV", "SIGSEGV"),
-    ("abort@5", "signal", "SIGABRT", "SIGABRT"),
-    ("hang@5", "hung", None, "stopped answering"),
-    ("freeze@5", "hung", None, "stopped answering"),
-    ("oom@5", "out-of-memory", None, "ran out of memory"),
+    ("segv@10", "signal", "SIGSEGV", "SIGSEGV"),
+    ("abort@10", "signal", "SIGABRT", "SIGABRT"),
+    ("hang@10", "hung", None, "stopped answering"),
+    ("freeze@10", "hung", None, "stopped answering"),
+    ("oom@10", "out-of-memory", None, "ran out of memory"),
 ])
 def test_a_crash_keeps_the_answer_and_the_next_call_works(
     default_model_file: Path, memory: FallbackMemory, monkeypatch: pytest.MonkeyPatch,
@@ -109,7 +109,9 @@ def test_a_crash_keeps_the_answer_and_the_next_call_works(
         assert (err.cause, err.signal_name) == (cause, signal_name)
         assert words in err.message and "answer so far is kept" in err.message
         assert "safer settings" in err.hint
-        assert len(pieces) >= 4  # the tokens before the fault reached the caller
+        # The tokens before the fault reached the caller, but for the last ≤30 ms of them
+        # (frames are coalesced; a segfault sends nothing more).
+        assert len(pieces) >= 5
         assert [(r.phase, r.cause, r.level) for r in crashes] == [("answer", cause, 0)]
         monkeypatch.delenv("ENCLAVE_ENGINE_FAULT")
         c = engine.stream(QUESTION, GenerationParams(max_tokens=8, seed=2), lambda _p: None)

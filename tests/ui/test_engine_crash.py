@@ -35,7 +35,7 @@ def window(qtbot: QtBot, model_paths: AppPaths) -> Iterator[MainWindow]:
     ctx.close()
 
 
-@pytest.mark.parametrize("fault", ["segv@6", "abort@6", "hang@6", "oom@6"])
+@pytest.mark.parametrize("fault", ["segv@12", "abort@12", "hang@12", "oom@12"])
 def test_window_survives_an_engine_crash(
     qtbot: QtBot, window: MainWindow, model_paths: AppPaths, monkeypatch: pytest.MonkeyPatch,
     fault: str,
