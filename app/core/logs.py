@@ -43,16 +43,36 @@ def route_llama_log() -> None:
     # llama.cpp logs its model dump at WARN level; without this, Python's last-resort handler
     # would print it on the user's terminal whenever file logging is not configured.
     logger.addHandler(logging.NullHandler())
-    levels = {0: logging.CRITICAL, 1: logging.INFO, 2: logging.WARNING, 3: logging.ERROR,
-              4: logging.DEBUG, 5: logging.DEBUG}
+    levels = LlamaLogLevels(logger)
 
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def _callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        # DEBUG and CONT lines are per-tensor noise; keep the log file useful.
-        if level in (4, 5):
-            return
         with contextlib.suppress(Exception):  # never raise into C
-            logger.log(levels.get(level, logging.INFO), text.decode("utf-8", "replace").rstrip())
+            py_level = levels.accept(level)
+            if py_level is not None:
+                logger.log(py_level, text.decode("utf-8", "replace").rstrip())
 
     _llama_callback = _callback
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+
+
+class LlamaLogLevels:
+    """ggml's log levels as ``logging``'s, and which lines the log file keeps.
+
+    ggml: 1 debug, 2 info, 3 warn, 4 error, 5 "continues the previous line". Warnings and
+    errors are kept; info and debug lines (a model dump per load, megabytes an hour) only when
+    the ``llama.cpp`` logger is set to DEBUG.
+    """
+
+    _MAP = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._last = logging.INFO
+
+    def accept(self, level: int) -> int | None:
+        """The ``logging`` level for a ggml line, or ``None`` to drop it."""
+        if level != 5:  # a continuation keeps the level of the line it continues
+            self._last = self._MAP.get(level, logging.INFO)
+        keep = self._last >= logging.WARNING or self.logger.isEnabledFor(logging.DEBUG)
+        return self._last if keep else None
