@@ -6,26 +6,15 @@ import platform
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any
 
 from app import __version__
+from app.core.checks import Check as Check  # re-exported: the report's line type
+from app.core.checks import Status
 from app.core.errors import EnclaveError
 from app.core.paths import AppPaths
-
-Status = Literal["ok", "warning", "error"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report: what was checked, how it went, what to do."""
-
-    name: str
-    status: Status
-    detail: str
-    hint: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 def _version(dist: str) -> str:
@@ -214,7 +203,7 @@ def check_engine(paths: AppPaths) -> list[Check]:
     """The engine process: how it is contained, what fallbacks are remembered, threads."""
     from app.core.engines.health import engine_checks
 
-    return [Check(c.name, c.status, c.detail, c.hint, c.data) for c in engine_checks(paths)]
+    return engine_checks(paths)
 
 
 CheckFn = Callable[[AppPaths], list[Check]]

@@ -1,47 +1,27 @@
-"""``enclave doctor``'s lines about the engine process: containment, fallbacks, threads.
-
-Each line is a plain ``EngineCheck`` that ``app.core.doctor`` turns into its own ``Check``
-(the doctor imports this module, not the other way round).
-"""
+"""``enclave doctor``'s lines about the engine process: containment, fallbacks, threads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
+from app.core.checks import Check, Status
 from app.core.engines.base import EngineError
 from app.core.engines.engine_process import EngineProcess, engine_process_supported
 from app.core.engines.fallback import FallbackMemory
 from app.core.engines.threads import physical_cores
 from app.core.paths import AppPaths
 
-Status = Literal["ok", "warning", "error"]
 
-
-@dataclass(frozen=True)
-class EngineCheck:
-    """One line of the report (the fields of ``app.core.doctor.Check``)."""
-
-    name: str
-    status: Status
-    detail: str
-    hint: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-
-def engine_checks(paths: AppPaths) -> list[EngineCheck]:
+def engine_checks(paths: AppPaths) -> list[Check]:
     """Start an engine process as the app would, and report what holds it."""
-    checks: list[EngineCheck] = []
+    checks: list[Check] = []
     if not engine_process_supported():
-        return [EngineCheck(
+        return [Check(
             "engine process", "warning", "On this OS local models run inside the app's own "
             "process: a crash in llama.cpp closes the app.",
             "Save your work often; the supervised engine process runs on Linux and macOS.")]
     try:
         proc = EngineProcess(paths.log_file).start()
     except EngineError as exc:
-        return [EngineCheck("engine process", "error", exc.message, exc.hint)]
+        return [Check("engine process", "error", exc.message, exc.hint)]
     try:
         hello = proc.hello
     finally:
@@ -51,7 +31,7 @@ def engine_checks(paths: AppPaths) -> list[EngineCheck]:
     method = str(containment.get("network_method") or "none")
     network = str(containment.get("network") or "not reported")
     data = {"containment": containment, "signature": signature}
-    checks.append(EngineCheck(
+    checks.append(Check(
         "engine process", "ok" if method in ("seccomp", "netns") else "warning",
         f"Local models run in a separate, supervised engine process; {network}. Its address "
         "space is capped to what the model needs (not when layers go to a GPU: drivers "
@@ -61,7 +41,7 @@ def engine_checks(paths: AppPaths) -> list[EngineCheck]:
         data=data,
     ))
     if signature.get("amx") == "yes":
-        checks.append(EngineCheck(
+        checks.append(Check(
             "amx", "ok", "This CPU has AMX. llama.cpp's AMX kernels crash on some builds "
             "(llama.cpp#20824); Enclave turns them off per model after a crash and remembers it.",
             data={"cpu": signature.get("cpu", "")}))
@@ -72,7 +52,7 @@ def engine_checks(paths: AppPaths) -> list[EngineCheck]:
     except Exception:  # noqa: BLE001 - a damaged settings file is reported elsewhere
         pinned = 0
     cores = physical_cores()
-    checks.append(EngineCheck(
+    checks.append(Check(
         "threads", "ok",
         f"Threads pinned to {pinned} by settings." if pinned else
         f"Threads adapt while answering: up to {cores} (one per physical core), fewer while "
@@ -80,7 +60,7 @@ def engine_checks(paths: AppPaths) -> list[EngineCheck]:
     for entry in FallbackMemory(paths.data_dir / "engine-fallbacks.json").report():
         status: Status = "error" if entry["broken"] else "warning"
         last = f" (last crash: the engine {entry['last_crash']})" if entry["last_crash"] else ""
-        checks.append(EngineCheck(
+        checks.append(Check(
             f"fallback {entry['model']}", status, f"{entry['model']}: {entry['words']}{last}.",
             "Updating Enclave or llama.cpp, or a new copy of the model, starts over with "
             "normal settings.", data=entry))
