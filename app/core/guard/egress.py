@@ -1,7 +1,9 @@
 """The network egress guard: nothing leaves the process unless the policy allows the host.
 
 Python audit hooks (PEP 578) see every ``socket.connect``, ``socket.getaddrinfo``,
-``socket.sendto`` and ``socket.sendmsg`` before the operating system does, in every library
+``socket.sendto`` and ``socket.sendmsg`` — and every other resolver entry point
+(``gethostbyname``/``_ex``, ``gethostbyaddr``, ``getnameinfo``) — before the operating
+system does, in every library
 (httpx, urllib, third-party SDKs). The hook allows loopback, Unix sockets and the hosts the
 current policy names, and raises :class:`EgressBlocked` for anything else, so a blocked
 connection never sends a packet.
@@ -140,6 +142,16 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(host, str):
             port = args[1] if isinstance(args[1], int) else None
             _check(rules, host, port, lookup=True)
+    elif event in ("socket.gethostbyname", "socket.gethostbyaddr"):
+        # Every other resolver entry point (gethostbyname_ex included): a name lookup or a
+        # reverse lookup is a DNS query, and DNS carries data out too.
+        if args and isinstance(args[0], (str, bytes)):
+            host = args[0].decode("idna", "replace") if isinstance(args[0], bytes) else args[0]
+            _check(rules, host, None, lookup=event == "socket.gethostbyname")
+    elif event == "socket.getnameinfo":
+        found = _host_port(args[0]) if args else None
+        if found is not None:
+            _check(rules, found[0], found[1], lookup=False)
     elif event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         # args: (socket, address); sendmsg on a connected socket passes address None.
         found = _host_port(args[1]) if len(args) > 1 else None

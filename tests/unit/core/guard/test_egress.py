@@ -112,3 +112,29 @@ def test_disabled_guard_checks_nothing() -> None:
     disable_egress_guard()
     assert not egress_guard_active()
     assert socket.getaddrinfo(UNROUTABLE, 443, flags=socket.AI_NUMERICHOST)
+
+
+@pytest.mark.parametrize("lookup", [
+    lambda: socket.gethostbyname("exfil-data.example"),
+    lambda: socket.gethostbyname_ex("exfil-data.example"),
+    lambda: socket.gethostbyaddr(UNROUTABLE),
+    lambda: socket.getnameinfo((UNROUTABLE, 443), socket.NI_NUMERICHOST),
+    lambda: socket.getaddrinfo("exfil-data.example", None),
+], ids=["gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getaddrinfo"])
+def test_every_resolver_entry_point_is_guarded(
+    guard: tuple[set[str], list[tuple[str, int | None]]], lookup: object,
+) -> None:
+    # A DNS query is a way out too: each resolver call is refused before it is made.
+    _, blocked = guard
+    started = time.perf_counter()
+    with pytest.raises(EgressBlocked):
+        lookup()  # type: ignore[operator]
+    assert time.perf_counter() - started < 0.5  # refused, not resolved or timed out
+    assert blocked and blocked[0][0] in ("exfil-data.example", UNROUTABLE)
+
+
+def test_local_names_still_resolve(
+    guard: tuple[set[str], list[tuple[str, int | None]]],
+) -> None:
+    assert socket.gethostbyname("127.0.0.1") == "127.0.0.1"
+    assert socket.gethostbyname("localhost").startswith("127.")
