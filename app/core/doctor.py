@@ -47,6 +47,7 @@ def check_versions() -> Check:
 
 def check_gpu(paths: AppPaths) -> Check:
     """The backend models run on (CPU, CUDA, Vulkan, Metal…) and every device llama.cpp sees."""
+    from app.core.engines.backend import gpu_offload_supported
     from app.core.engines.devices import (
         GPU_BACKEND_NAMES,
         active_backend,
@@ -54,7 +55,6 @@ def check_gpu(paths: AppPaths) -> Check:
         gpu_backends_built,
         onnx_providers,
     )
-    from app.core.engines.local import gpu_offload_supported
     from app.core.policy import load_policy
 
     offload = gpu_offload_supported()

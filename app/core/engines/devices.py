@@ -47,9 +47,9 @@ def _text(raw: Any) -> str:
 @functools.cache
 def _ggml() -> Any | None:
     """The loaded llama.cpp library with ggml's device functions typed, or None if absent."""
-    from app.core.engines.local import _init_backend
+    from app.core.engines.backend import init_backend
 
-    _init_backend()  # registers the dynamically loaded backends first
+    init_backend()  # registers the dynamically loaded backends first
     from llama_cpp import llama_cpp as C
 
     lib = getattr(C, "_lib", None)

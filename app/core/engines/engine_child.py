@@ -359,10 +359,10 @@ def main(argv: list[str]) -> int:  # pragma: no cover - runs in the child proces
                                    "memory_cap_bytes": None, "memory": "not loaded yet"}
     channel = wire.Channel(sock)
     try:
-        from app.core.engines.local import _init_backend
+        from app.core.engines.backend import init_backend
         from app.core.engines.threads import physical_cores
 
-        _init_backend()
+        init_backend()
         signature = hardware_signature()
         physical_cores()  # psutil loads now, while the app is busy, not during a model load
     except Exception as exc:  # noqa: BLE001 - tell the parent in words

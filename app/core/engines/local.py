@@ -25,6 +25,7 @@ from typing import Any
 
 import llama_cpp as C
 
+from app.core.engines.backend import init_backend
 from app.core.engines.base import (
     ChatMessage,
     Completion,
@@ -38,46 +39,10 @@ from app.core.engines.base import (
 from app.core.engines.base import EngineOptions as EngineOptions  # re-exported
 from app.core.engines.chat_template import FALLBACK_TEMPLATE, ChatTemplate, Segment
 from app.core.engines.threads import ThreadController, physical_cores
-from app.core.logs import route_llama_log
 from app.core.models.errors import ModelLoadFailed
 from app.core.models.inspect import GGUFInfo
 
 log = logging.getLogger(__name__)
-
-_backend_lock = threading.Lock()
-_backend_ready = False
-
-
-def _init_backend() -> None:
-    global _backend_ready
-    with _backend_lock:
-        if not _backend_ready:
-            route_llama_log()
-            _load_dynamic_backends()
-            C.llama_backend_init()
-            _backend_ready = True
-
-
-def _load_dynamic_backends() -> None:
-    """Register the CPU/GPU backends of a GGML_BACKEND_DL build (the portable packages).
-
-    Such a build looks for its backends only beside the executable and in the current
-    directory; installed in a virtual environment they sit in ``llama_cpp/lib``.
-    """
-    lib = getattr(C.llama_cpp, "_lib", None)
-    if lib is None or not hasattr(lib, "ggml_backend_reg_count"):
-        return
-    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
-    if lib.ggml_backend_reg_count() == 0 and hasattr(lib, "ggml_backend_load_all_from_path"):
-        lib.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
-        lib.ggml_backend_load_all_from_path(os.fsencode(Path(C.__file__).parent / "lib"))
-
-
-def gpu_offload_supported() -> bool:
-    """Whether this llama.cpp build can offload layers to a GPU."""
-    _init_backend()
-    return bool(C.llama_supports_gpu_offload())
-
 
 def _gpu_label() -> str:
     """``GPU (CUDA0)``: which device the layers went to, as the status bar shows it."""
@@ -121,7 +86,7 @@ class LocalEngine:
         Raises:
             ModelLoadFailed: llama.cpp refused the file or ran out of memory.
         """
-        _init_backend()
+        init_backend()
         opts = options or EngineOptions()
         self._lock = threading.Lock()
         self._closed = False

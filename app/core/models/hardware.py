@@ -80,7 +80,7 @@ class FitReport:
 
 def _gpu_offload_supported() -> bool:
     try:
-        from app.core.engines.local import gpu_offload_supported
+        from app.core.engines.backend import gpu_offload_supported
 
         return gpu_offload_supported()
     except Exception as exc:  # noqa: BLE001 - a broken llama.cpp build means CPU only

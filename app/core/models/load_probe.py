@@ -62,7 +62,11 @@ def run_probe(command: Sequence[str], *, timeout: float = LOAD_PROBE_TIMEOUT_S) 
         command: The child's command line (``probe_command(path)``).
         timeout: Seconds before the child is killed.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # The engine process's environment: the probe runs untrusted files through native code
+    # too, so it gets no interpreter overrides and no way to the user's secrets either.
+    from app.core.engines.engine_process import child_environment
+
+    env = child_environment()
     try:
         proc = subprocess.run(
             list(command), capture_output=True, timeout=timeout, env=env, check=False
