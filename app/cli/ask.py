@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from app.cli._app import add_store_flags
-from app.cli._common import print_json
+from app.cli._common import print_json, row_id_arg
 from app.core.chat import with_overrides
 
 
@@ -19,7 +19,7 @@ def register(sub: Any) -> None:
     p.add_argument("question", nargs="+", help="the question (quote it, or pass several words)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--model", help="model id, file name or path (default: the default model)")
-    p.add_argument("--conversation", type=int, help="continue this conversation (id)")
+    p.add_argument("--conversation", type=row_id_arg, help="continue this conversation (id)")
     p.add_argument("--route", help="'local' (default) or an endpoint your policy allows "
                    "(see `enclave connector routes`)")
     p.add_argument("--collection", action="append", metavar="NAME",
@@ -40,21 +40,29 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
 
 
+def generation_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling flags given, checked against the settings' bounds (NaN, -1, 2…)."""
+    from app.core.settings import validate_generation
+
+    return validate_generation(
+        temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+        max_tokens=args.max_tokens, seed=args.seed,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Answer one question."""
     from app.cli._app import open_for_cli
 
     question = " ".join(args.question)
+    overrides = generation_overrides(args)  # refused before anything is opened or loaded
     app = open_for_cli(args, engine=args.route in (None, "local"))
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
         if args.route in (None, "local"):
             app.chat.load_model(args.model)
-        params = with_overrides(
-            app.chat.params, temperature=args.temperature, top_p=args.top_p,
-            top_k=args.top_k, max_tokens=args.max_tokens, seed=args.seed,
-        )
+        params = with_overrides(app.chat.params, **overrides)
         stream = None if args.json else _write
         result = app.chat.send(
             question, conversation_id=args.conversation, on_token=stream, cancel=cancel,

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.cli._common import bounded_int
 from app.core.audit import AuditLog, AuditLogMissing, audit_log_path, events, verify
+from app.core.audit.chain import head_path
 from app.core.audit.export import (
     FORMATS,
     last_lines,
@@ -46,14 +48,18 @@ def register(subparsers: Any) -> None:
     p_export.set_defaults(handler=cmd_export)
 
     p_tail = sub.add_parser("tail", help="show the latest records")
-    p_tail.add_argument("-n", type=int, default=10, help="how many records (default 10)")
+    p_tail.add_argument("-n", type=bounded_int(1, 10_000_000), default=10,
+                        help="how many records (default 10)")
     p_tail.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
     p_tail.add_argument("--json", action="store_true", help="print raw JSON lines")
     p_tail.set_defaults(handler=cmd_tail)
 
 
-def _log_path() -> Path:
+def _log_path(*, deleted_ok: bool = False) -> Path:
     path = audit_log_path(default_paths())
+    # A head file without its log is a deleted log: verify reports it as tampering.
+    if deleted_ok and head_path(path).exists():
+        return path
     if not path.exists():
         raise AuditLogMissing(
             f"There is no audit log at {path}.",
@@ -64,9 +70,13 @@ def _log_path() -> Path:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the chain; exit 0 when intact, 1 with the first bad record otherwise."""
-    path = _log_path()
+    path = _log_path(deleted_ok=True)
     key = signing_key(None, create=False)
-    report = verify(path, key)
+    try:
+        report = verify(path, key)
+    except FileNotFoundError:  # an empty head file and no log: nothing was audited
+        _log_path()
+        raise
     if args.json:
         print(json.dumps({"path": str(path), **report.to_json()}, indent=2))
     elif report.ok:

@@ -13,7 +13,8 @@ import threading
 from typing import Any
 
 from app.cli._app import add_store_flags
-from app.cli.ask import add_generation_flags
+from app.cli._common import row_id_arg
+from app.cli.ask import add_generation_flags, generation_overrides
 from app.core.chat import with_overrides
 from app.core.errors import EnclaveError
 
@@ -22,7 +23,7 @@ def register(sub: Any) -> None:
     """Add the ``chat`` command."""
     p = sub.add_parser("chat", help="interactive chat in the terminal")
     p.add_argument("--model", help="model id, file name or path")
-    p.add_argument("--conversation", type=int, help="continue this conversation (id)")
+    p.add_argument("--conversation", type=row_id_arg, help="continue this conversation (id)")
     add_store_flags(p)
     add_generation_flags(p)
     p.set_defaults(handler=run)
@@ -32,16 +33,19 @@ def run(args: argparse.Namespace) -> int:
     """Loop: read a line, stream the answer."""
     from app.cli._app import open_for_cli
 
+    overrides = generation_overrides(args)  # refused before the model loads
     app = open_for_cli(args, engine=True)
     try:
         info = app.chat.load_model(args.model)
-        params = with_overrides(
-            app.chat.params, temperature=args.temperature, top_p=args.top_p,
-            top_k=args.top_k, max_tokens=args.max_tokens, seed=args.seed,
-        )
+        params = with_overrides(app.chat.params, **overrides)
         print(f"Enclave chat — {info.model_id} on {info.device}, everything stays on this machine.")
         print("Ctrl+C stops an answer; Ctrl+D or /quit leaves.\n")
         conversation = args.conversation
+        # Invalid UTF-8 typed or piped in arrives as escaped bytes, repaired by the core,
+        # instead of a decode error that ends the chat.
+        reconfigure = getattr(sys.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
         while True:
             try:
                 line = input("you › ")

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from app.cli._common import print_json
+from app.cli._common import bounded_int, print_json
 from app.cli.store import _prompt, add_passphrase_option, given_passphrase
 from app.core.errors import EnclaveError
 from app.core.paths import AppPaths, default_paths
@@ -272,14 +272,15 @@ def register(subparsers: Any) -> None:
     p = command("search", "ranked passages for a query", _search)
     p.add_argument("query")
     p.add_argument("--collection", metavar="NAME")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=bounded_int(1, 1000), default=10)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("ask", "answer a question from a collection, with sources", _ask)
     p.add_argument("question", nargs="+")
     p.add_argument("--collection", required=True, metavar="NAME")
     p.add_argument("--model", help="model id, file name or path (default: the default model)")
-    p.add_argument("--budget", type=int, default=1200,
+    p.add_argument("--budget", type=bounded_int(50, 1_000_000), default=1200,
                    help="tokens of passages to give the model (default 1200)")
-    p.add_argument("--limit", type=int, default=5, help="most passages to use (default 5)")
+    p.add_argument("--limit", type=bounded_int(1, 1000), default=5,
+                   help="most passages to use (default 5)")
     p.add_argument("--no-save", action="store_true", help="do not keep this in history")

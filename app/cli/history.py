@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from app.cli._common import bounded_int, row_id_arg
 from app.cli.store import add_passphrase_option, open_store
 from app.core.history_actions import (
     ExportNotAllowed,
@@ -16,8 +17,11 @@ from app.core.history_actions import (
     export_allowed,
     export_conversation,
 )
+from app.core.inputs import SQLITE_INT_MAX
 from app.core.paths import default_paths
 from app.core.store import MARK_END, MARK_START
+
+MAX_LIST = 1_000_000  # more rows than one listing should print
 
 
 def _when(seconds: float) -> str:
@@ -123,34 +127,34 @@ def register(subparsers: Any) -> None:
         return p
 
     p = command("list", "conversations, pinned first, newest first", _list)
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=bounded_int(1, MAX_LIST), default=50)
+    p.add_argument("--offset", type=bounded_int(0, SQLITE_INT_MAX), default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("show", "print a conversation", _show)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
 
     p = command("search", "full-text search over every message", _search)
     p.add_argument("query")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=bounded_int(1, MAX_LIST), default=20)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("delete", "delete a conversation for good", _delete)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
 
     p = command("export", "export a conversation", _export)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
     p.add_argument("--format", choices=["md", "json"], default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
 
     p = command("rename", "change a conversation's title", _rename)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
     p.add_argument("title")
 
     p = command("pin", "keep a conversation at the top of the list", _pin)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
     p.set_defaults(pinned=True)
 
     p = command("unpin", "undo pin", _pin)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=row_id_arg)
     p.set_defaults(pinned=False)

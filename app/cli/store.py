@@ -17,6 +17,7 @@ from typing import Any
 from app.core.errors import EnclaveError
 from app.core.paths import default_paths
 from app.core.store import HistoryStore, KeyMode, PassphraseRequired, open_history, store_status
+from app.core.store.database import damaged
 from app.core.store.status import file_status
 
 
@@ -108,11 +109,51 @@ def _status(args: argparse.Namespace) -> int:
         ("cipher", f"SQLCipher {status.cipher_version}"),
         ("conversations", status.conversations if status.conversations is not None else "-"),
         ("messages", status.messages if status.messages is not None else "-"),
+        ("pages", "damaged" if status.damage else ("all sound" if status.exists else "-")),
     ]
     for name, value in rows:
         print(f"{name:>15}: {value}")
+    if problem is None and status.damage is not None:
+        problem = damaged(paths.database_file, status.damage)
     if problem is not None:
         raise problem
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from app.core.audit import events
+    from app.core.context import record_event
+    from app.core.store.recover import recover_history
+
+    paths = default_paths()
+    passphrase = given_passphrase(args)
+    try:
+        report = recover_history(paths.database_file, passphrase)
+    except PassphraseRequired:
+        if passphrase is not None:
+            raise
+        report = recover_history(
+            paths.database_file, _prompt("History passphrase: ", confirm=False))
+    before = (f" of {report.before[0]} conversations and {report.before[1]} messages"
+              if report.before else "")
+    record_event(paths, events.HISTORY_RECOVERED,
+                 detail={"conversations": report.conversations, "messages": report.messages,
+                         "unreadable_ids": report.unreadable_ids,
+                         "damaged_copy": str(report.damaged_copy)},
+                 outcome={"status": "ok", "reason": "damaged history salvaged"})
+    print(f"Recovered {report.conversations} conversations and {report.messages} "
+          f"messages{before}.")
+    if report.before is not None and report.before[1] > report.messages:
+        print(f"{report.before[1] - report.messages} messages sat on damaged pages and could "
+              "not be read back.")
+    elif report.before is None and report.unreadable_ids:
+        print("Some messages sat on damaged pages and could not be read back.")
+    if report.unverified:
+        print(f"{report.unverified} messages could only be read past a damaged page: read them "
+              "with care, a few characters may have been altered.")
+    print(f"The damaged database is kept, unchanged, at {report.damaged_copy}.")
+    print("Document collections were not carried over: add their files again "
+          "(`enclave docs add PATH --collection NAME`).")
     return 0
 
 
@@ -153,6 +194,11 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     add_passphrase_option(status)
     status.set_defaults(handler=_status)
+
+    recover = sub.add_parser(
+        "recover", help="salvage a damaged history into a new database (close Enclave first)")
+    add_passphrase_option(recover)
+    recover.set_defaults(handler=_recover)
 
     rekey = sub.add_parser("rekey", help="re-encrypt with a new key (close Enclave first)")
     rekey.add_argument(

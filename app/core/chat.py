@@ -33,6 +33,7 @@ from app.core.engines.base import (
 )
 from app.core.engines.fallback import FallbackMemory
 from app.core.errors import EnclaveError
+from app.core.inputs import clean_message
 from app.core.models.errors import ModelBlocked
 from app.core.models.registry import ModelRegistry, ResolvedModel
 from app.core.observe.refusal import is_refusal
@@ -252,6 +253,7 @@ class ChatService:
             EnclaveError: no model could be loaded, policy refused, or the engine failed
                 before producing anything (the user's message is kept either way).
         """
+        text = clean_message(text)  # every face's text is repaired and bounded here, once
         grounding = None
         if collections:
             if self.documents is None:

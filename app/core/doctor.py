@@ -162,7 +162,7 @@ def check_keyring(_paths: AppPaths) -> list[Check]:
 
 
 def check_history(paths: AppPaths) -> list[Check]:
-    """The encrypted history opens (never created here)."""
+    """The encrypted history opens and no page is damaged (never created here)."""
     from app.core.store import PassphraseRequired, store_status
 
     if not paths.database_file.exists():
@@ -173,9 +173,15 @@ def check_history(paths: AppPaths) -> list[Check]:
         return [Check("history", "ok", "history is protected by a passphrase (not checked)")]
     except EnclaveError as exc:
         return [Check("history", "error", exc.message, exc.hint)]
+    if status.damage is not None:
+        from app.core.store.database import damaged
+
+        error = damaged(paths.database_file, status.damage)
+        return [Check("history", "error", error.message, error.hint)]
     return [Check("history", "ok",
-                  f"history opens: {status.conversations} conversations, {status.messages} "
-                  f"messages ({status.mode} mode, {status.cipher_version})")]
+                  f"history opens and every page checks out: {status.conversations} "
+                  f"conversations, {status.messages} messages ({status.mode} mode, "
+                  f"{status.cipher_version})")]
 
 
 def check_audit(paths: AppPaths) -> list[Check]:
@@ -184,13 +190,14 @@ def check_audit(paths: AppPaths) -> list[Check]:
     from app.core.audit.identity import signing_key
 
     path = audit_log_path(paths)
-    if not path.exists():
-        return [Check("audit", "ok", "no audit records yet")]
     try:
         key = signing_key(None, create=False)
     except EnclaveError:
         key = None
-    report = verify(path, key)
+    try:
+        report = verify(path, key)
+    except FileNotFoundError:  # neither the log nor its head file: nothing audited yet
+        return [Check("audit", "ok", "no audit records yet")]
     if report.ok:
         return [Check("audit", "ok", f"audit log verifies ({report.records} records)")]
     return [Check("audit", "error",

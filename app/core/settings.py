@@ -28,6 +28,8 @@ from app.core.policy import EffectivePolicy
 from app.core.policy.schema import KeySpec, iter_keys
 
 SETTINGS_VERSION = 1
+# The largest context any GGUF model declares today is 1M tokens; more is a typo.
+MAX_CONTEXT = 1_048_576
 SETTINGS_FILE = "settings.json"
 
 _log = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ class SettingLocked(SettingsError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # NaN and infinity compare false with every bound, so they would slip past ge/le.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GenerationSettings(_Section):
@@ -62,16 +65,27 @@ class GenerationSettings(_Section):
 
     temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
     top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling threshold.")
-    top_k: int = Field(default=40, ge=0, description="Sample from the k likeliest tokens; 0 = all.")
-    max_tokens: int = Field(default=512, ge=1, description="Longest answer, in tokens.")
-    seed: int = Field(default=-1, ge=-1, description="Random seed; -1 picks a new one each time.")
+    top_k: int = Field(
+        default=40, ge=0, le=1_000_000, description="Sample from the k likeliest tokens; 0 = all."
+    )
+    max_tokens: int = Field(
+        default=512, ge=1, le=MAX_CONTEXT, description="Longest answer, in tokens."
+    )
+    # llama.cpp keeps the seed in 32 bits.
+    seed: int = Field(
+        default=-1, ge=-1, le=2**32 - 1, description="Random seed; -1 picks a new one each time."
+    )
 
 
 class EngineSettings(_Section):
     """How the local engine runs."""
 
-    context_length: int = Field(default=4096, ge=256, description="Context window, in tokens.")
-    gpu_layers: int = Field(default=-1, ge=-1, description="Layers offloaded to GPU; -1 = auto.")
+    context_length: int = Field(
+        default=4096, ge=256, le=MAX_CONTEXT, description="Context window, in tokens."
+    )
+    gpu_layers: int = Field(
+        default=-1, ge=-1, le=10_000, description="Layers offloaded to GPU; -1 = auto."
+    )
     threads: int = Field(
         default=0, ge=0, le=1024,
         description="CPU threads for the local engine; 0 = adaptive, up to one per physical core.",
@@ -91,7 +105,8 @@ class HistorySettings(_Section):
     """How long conversations are kept."""
 
     retention_days: int = Field(
-        default=0, ge=0, description="Delete conversations older than this; 0 keeps them forever."
+        default=0, ge=0, le=365_000,
+        description="Delete conversations older than this; 0 keeps them forever.",
     )
 
 
@@ -139,6 +154,22 @@ def _validate(spec: KeySpec, value: Any) -> Any:
             f"{spec.key}: {spec.description} Default: {json.dumps(spec.default())}.",
         ) from None
     return model.model_dump(mode="json")[spec.field]
+
+
+def validate_generation(**changes: Any) -> dict[str, Any]:
+    """Check one turn's sampling overrides against the same bounds as the settings.
+
+    ``enclave ask --temperature``, the GUI and a local API client all pass through here, so a
+    value ``settings set`` refuses is refused everywhere. ``None`` means "not overridden".
+
+    Raises:
+        InvalidSettingValue: naming the first value out of bounds.
+    """
+    return {
+        name: _validate(_spec(f"generation.{name}"), value)
+        for name, value in changes.items()
+        if value is not None
+    }
 
 
 def _spec(key: str) -> KeySpec:
@@ -315,7 +346,17 @@ class Settings:
         try:
             _validate(spec, decoded)
         except InvalidSettingValue:
-            # `models.default 123` is the string "123"; other mismatches report normally.
+            # `models.default 123` is the string "123"; but a number for a numeric setting
+            # is reported as the number it is (out of range), not as "not an integer".
+            if isinstance(decoded, int | float) and not isinstance(decoded, bool):
+                text_fits = True
+                try:
+                    _validate(spec, text)
+                except InvalidSettingValue:
+                    text_fits = False
+                if not text_fits:
+                    self.set(key, decoded)
+                    return
             self.set(key, text)
         else:
             self.set(key, decoded)

@@ -60,5 +60,11 @@ def fit_to_context(
 
 
 def with_overrides(params: GenerationParams, **changes: Any) -> GenerationParams:
-    """A copy of ``params`` with the non-``None`` changes applied."""
-    return replace(params, **{k: v for k, v in changes.items() if v is not None})
+    """A copy of ``params`` with the non-``None`` changes applied, each within its bounds.
+
+    Raises:
+        InvalidSettingValue: a change is outside what ``settings set`` would accept.
+    """
+    from app.core.settings import validate_generation
+
+    return replace(params, **validate_generation(**changes))

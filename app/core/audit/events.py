@@ -20,10 +20,16 @@ MODEL_REFUSED: Final = "model.refused"
 KEY_ROTATED: Final = "key.rotated"
 HISTORY_EXPORTED: Final = "history.exported"
 HISTORY_DELETED: Final = "history.deleted"
+HISTORY_RECOVERED: Final = "history.recovered"
 RETENTION_RUN: Final = "retention.run"
 AUDIT_VERIFIED: Final = "audit.verified"
 AUDIT_CHECKPOINT: Final = "audit.checkpoint"
 ENGINE_CRASHED: Final = "engine.crashed"
+# A call to an external endpoint that policy allows over plain http (allow_insecure_http):
+# recorded for every such call, so the override leaves a trail where it is used.
+CONNECTOR_INSECURE_HTTP: Final = "connector.insecure_http"
+# `enclave models provision` may (ok) or may not (denied) download; detail.host: where to.
+MODEL_DOWNLOAD: Final = "model.download"
 
 ALL_EVENTS: Final[frozenset[str]] = frozenset(
     {
@@ -39,10 +45,13 @@ ALL_EVENTS: Final[frozenset[str]] = frozenset(
         KEY_ROTATED,
         HISTORY_EXPORTED,
         HISTORY_DELETED,
+        HISTORY_RECOVERED,
         RETENTION_RUN,
         AUDIT_VERIFIED,
         AUDIT_CHECKPOINT,
         ENGINE_CRASHED,
+        CONNECTOR_INSECURE_HTTP,
+        MODEL_DOWNLOAD,
     }
 )
 

@@ -195,6 +195,27 @@ def _check_head(
         )
 
 
+def _deleted_log(path: Path) -> VerifyReport | None:
+    """The report for a log that is gone while its head file still vouches for records."""
+    hp = head_path(path)
+    try:
+        head = HeadFile.read(hp)
+    except (OSError, ValueError):
+        # No head (nothing audited) — or one that is unreadable, which verify of the
+        # log would report; with no log either there is nothing to compare.
+        return None if not hp.exists() or not hp.read_bytes().strip() else VerifyReport(
+            ok=False, records=0, first_bad_seq=1, problem="truncated",
+            detail=f"{path.name} is missing and {hp.name} is unreadable: the log was deleted",
+        )
+    if head.last.count <= 0:
+        return None
+    return VerifyReport(
+        ok=False, records=0, first_bad_seq=1, problem="truncated",
+        detail=f"{path.name} is missing but {hp.name} vouches for {head.last.count} records: "
+        "the log was deleted",
+    )
+
+
 def verify(path: Path, hmac_key: bytes | None, *, require_head: bool = True) -> VerifyReport:
     """Verify the audit log at ``path`` (``audit.jsonl``; ``audit.head`` is read beside it).
 
@@ -208,9 +229,17 @@ def verify(path: Path, hmac_key: bytes | None, *, require_head: bool = True) -> 
         The report; ``ok`` is false at the first problem.
 
     Raises:
-        OSError: if the log cannot be read (``FileNotFoundError`` when absent).
+        OSError: if the log cannot be read (``FileNotFoundError`` when neither it nor its
+            head file exists: nothing was ever audited).
     """
-    data = Path(path).read_bytes()
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        deleted = _deleted_log(path)
+        if deleted is None:
+            raise
+        return deleted
     lines = data.splitlines()
     # A torn last write (no newline) was never acknowledged; the writer drops it too.
     if lines and not data.endswith(b"\n"):

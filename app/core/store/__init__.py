@@ -5,6 +5,7 @@ Open it with ``open_history(paths)``; see ``history.HistoryStore`` for what it o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -91,13 +92,22 @@ def open_history(
 
 
 def store_status(paths: AppPaths, *, passphrase: str | None = None) -> StoreStatus:
-    """Report on the history; opens it (never creating it) to count what is inside."""
+    """Report on the history; opens it (never creating it), checks every page, counts.
+
+    A damaged page is reported in ``damage`` rather than raised, so the caller can still
+    show what it knows.
+    """
     status = file_status(paths.database_file)
     if not status.exists:
         return status
     with open_history(paths, passphrase=passphrase) as store:
-        conversations, messages = store.counts()
+        problems = store.integrity_problems()
+        conversations: int | None = None
+        messages: int | None = None
+        with contextlib.suppress(DatabaseDamaged):  # the counts sit on a damaged page
+            conversations, messages = store.counts()
         version = store.schema_version()
     return dataclasses.replace(
-        status, schema_version=version, conversations=conversations, messages=messages
+        status, schema_version=version, conversations=conversations, messages=messages,
+        damage=problems[0] if problems else None,
     )

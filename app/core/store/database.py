@@ -8,13 +8,16 @@ failed open leaves the file's bytes exactly as they were.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sqlcipher3 import dbapi2
 
+from app.core.inputs import InvalidInput
 from app.core.store.errors import (
     CipherUnsupported,
     DatabaseDamaged,
@@ -57,6 +60,71 @@ def cipher_version() -> str:
             "Reinstall Enclave with the sqlcipher3 build it ships.",
         )
     return version
+
+
+# SQLite's primary result codes for a page that fails to decrypt or parse (SQLCipher reports
+# an HMAC mismatch as CORRUPT) and for a file that is not a database at all.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a database error means damaged bytes (not a busy lock or a full disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def damaged(path: Path, detail: str = "") -> DatabaseDamaged:
+    """The error for a damaged page: what happened, that the file is kept, the way back."""
+    found = f" ({detail})" if detail else ""
+    return DatabaseDamaged(
+        f"The history database {path} is damaged: part of it no longer decrypts or reads "
+        f"back{found}. It may have been changed on disk, or the disk failed.",
+        "The file was left exactly as it is. Run `enclave store recover` to copy everything "
+        "still readable into a new database (the damaged file is kept beside it), or restore "
+        f"{path.name} from a backup.",
+    )
+
+
+@contextlib.contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Turn the database's low-level failures into errors a user can act on.
+
+    Every read and write of the encrypted tables runs inside this, so damage found on any
+    page — not only on the first, which opening checks — is named as damage, and a number
+    too large for SQLite is an invalid input rather than an ``OverflowError``.
+    """
+    try:
+        yield
+    except dbapi2.DatabaseError as exc:
+        if is_damage(exc):
+            raise damaged(path) from exc
+        raise
+    except OverflowError as exc:
+        raise InvalidInput(
+            "A number given is larger than the history can hold (ids, limits and offsets "
+            "are whole numbers up to 9,223,372,036,854,775,807).",
+            "Check the id or count you gave.",
+        ) from exc
+
+
+def integrity_problems(conn: Connection, limit: int = 5) -> list[str]:
+    """What SQLCipher's and SQLite's own checks find wrong; empty when every page is sound.
+
+    ``cipher_integrity_check`` verifies the HMAC of every page (a flipped byte anywhere);
+    ``quick_check`` then checks the b-trees that decrypted fine. Reads the whole file.
+    """
+    problems = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+    if problems:
+        return problems[:limit]
+    try:
+        rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+    except dbapi2.DatabaseError as exc:
+        return [str(exc)]
+    return [str(r[0]) for r in rows if str(r[0]) != "ok"]
 
 
 def has_data(path: Path) -> bool:
@@ -107,6 +175,11 @@ def _connect(path: Path, key_hex: str, mode: str, *, immutable: bool = False) ->
         conn.close()
         raise
     return conn
+
+
+def open_readonly(path: Path, key_hex: str, *, immutable: bool) -> Connection:
+    """A read-only connection that can change no byte of the file (``immutable``: no -shm)."""
+    return _connect(path, key_hex, "ro", immutable=immutable)
 
 
 def _read_version(path: Path, key_hex: str, *, immutable: bool) -> int | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.core.inputs import clean_text, in_range, row_id
 from app.core.store import search as fts
 from app.core.store.database import Connection
 from app.core.store.errors import ConversationNotFound, MessageNotFound
@@ -90,7 +91,7 @@ class HistoryStore(EncryptedTables):
         def op(conn: Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO conversations (title, created, updated, route) VALUES (?, ?, ?, ?)",
-                (title, now, now, route),
+                (clean_text(title), now, now, route),
             )
             return int(cur.lastrowid)
 
@@ -102,6 +103,8 @@ class HistoryStore(EncryptedTables):
         Raises:
             ConversationNotFound: if there is no such conversation.
         """
+        if row_id(conversation_id) is None:  # no row can have it (e.g. beyond 64 bits)
+            raise _not_found(conversation_id)
         rows = self._query(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         )
@@ -110,7 +113,14 @@ class HistoryStore(EncryptedTables):
         return _conversation(rows[0])
 
     def list_conversations(self, limit: int = 100, offset: int = 0) -> list[Conversation]:
-        """Conversations, pinned first, then most recently updated first."""
+        """Conversations, pinned first, then most recently updated first.
+
+        Raises:
+            InvalidInput: a negative or oversized limit or offset (SQLite would read a
+                negative limit as "no limit").
+        """
+        in_range(limit, "limit")
+        in_range(offset, "offset")
         rows = self._query(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations "
             "ORDER BY pinned DESC, updated DESC, id DESC LIMIT ? OFFSET ?",
@@ -120,7 +130,7 @@ class HistoryStore(EncryptedTables):
 
     def rename(self, conversation_id: int, title: str) -> None:
         """Change a conversation's title."""
-        self._update_conversation(conversation_id, "title = ?", (title,))
+        self._update_conversation(conversation_id, "title = ?", (clean_text(title),))
 
     def pin(self, conversation_id: int, pinned: bool) -> None:
         """Pin (or unpin) a conversation to the top of the list."""
@@ -223,6 +233,7 @@ class HistoryStore(EncryptedTables):
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        text = clean_text(text)
         now = self._clock()
 
         def op(conn: Connection) -> int:
@@ -285,6 +296,7 @@ class HistoryStore(EncryptedTables):
         Raises:
             MessageNotFound: if there is no such message.
         """
+        text = clean_text(text)
         now = self._clock()
 
         def op(conn: Connection) -> None:
@@ -334,7 +346,7 @@ class HistoryStore(EncryptedTables):
 
         Any text is accepted: it is never interpreted as FTS5 syntax.
         """
-        return fts.search(self._query, query, limit)
+        return fts.search(self._query, clean_text(query), in_range(limit, "limit"))
 
     # -- reporting --------------------------------------------------------------------------
 

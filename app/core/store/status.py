@@ -22,6 +22,7 @@ class StoreStatus:
     schema_version: int | None = None
     conversations: int | None = None
     messages: int | None = None
+    damage: str | None = None  # the first problem the page checks found; None: sound
 
 
 def file_status(db_path: Path) -> StoreStatus:

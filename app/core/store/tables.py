@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from app.core.store.database import Connection
+from app.core.store.database import Connection, translate_errors
 from app.core.store.errors import StoreClosed
 from app.core.store.writer import Writer
 
@@ -35,11 +35,22 @@ class EncryptedTables:
         with self._read_lock:
             if self._closed:
                 raise StoreClosed(f"The {self.what} is closed.", "Open it again.")
-            return list(self._read.execute(sql, tuple(params)).fetchall())
+            with translate_errors(self.path):
+                return list(self._read.execute(sql, tuple(params)).fetchall())
 
     def _write(self, func: Callable[[Connection], T]) -> T:
         """Run ``func(conn)`` in one transaction on the writer thread; return once committed."""
-        return self._writer.submit(func)
+        with translate_errors(self.path):
+            return self._writer.submit(func)
+
+    def integrity_problems(self) -> list[str]:
+        """What the page checks find wrong with the database (empty: sound). Reads it all."""
+        from app.core.store.database import integrity_problems
+
+        with self._read_lock:
+            if self._closed:
+                raise StoreClosed(f"The {self.what} is closed.", "Open it again.")
+            return integrity_problems(self._read)
 
     def close(self) -> None:
         """Close both connections; queued writes finish first. Idempotent."""

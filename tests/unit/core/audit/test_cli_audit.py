@@ -94,3 +94,30 @@ def test_missing_log_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "empty"))
     with pytest.raises(AuditLogMissing):
         run(["audit", "verify"])
+
+
+def test_a_deleted_log_whose_head_remains_is_tampering_not_an_empty_log(
+    home: Path, app_paths: AppPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.core.audit import audit_log_path
+    from app.core.doctor import check_audit
+
+    log = audit_log_path(app_paths)
+    log.unlink()  # the head file that vouches for its records stays
+    assert run(["audit", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "deleted" in out
+    (check,) = check_audit(app_paths)
+    assert check.status == "error" and "deleted" in check.detail
+    assert not log.exists()  # reporting it recreated nothing
+
+
+def test_a_deleted_log_is_reported_as_json_too(
+    home: Path, app_paths: AppPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.core.audit import audit_log_path
+
+    audit_log_path(app_paths).unlink()
+    assert run(["audit", "verify", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["problem"] == "truncated"

@@ -1,0 +1,86 @@
+r"""Input that crosses into the core is made safe here, once, for every face (GUI, CLI, API).
+
+Two classes of hostile or careless input reach the core from outside Python's control:
+
+- Text that is not valid Unicode. Python decodes command-line arguments and filenames with
+  ``surrogateescape``, so invalid UTF-8 arrives as lone surrogates (``"\\udcff"``) that cannot
+  be encoded again: SQLite, the terminal and the engine would each fail on them later, far
+  from the cause. :func:`clean_text` turns them into what a reader would see instead.
+- Integers of any size. Python's ints are unbounded and SQLite's are 64-bit; an id, limit or
+  offset beyond that range is not "some row" but a value no row can have.
+  :func:`in_range` and :func:`row_id` bound them with a typed error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.core.errors import EnclaveError
+
+SQLITE_INT_MAX = 2**63 - 1
+"""The largest integer SQLite stores; every id, limit and offset fits below it."""
+
+MAX_MESSAGE_CHARS = 1_000_000
+"""The longest message accepted (about 250,000 tokens: more than any local context holds)."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_ESCAPED_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # not from surrogateescape
+
+
+class InvalidInput(EnclaveError):
+    """A value given to a command is outside what it accepts."""
+
+    exit_code = 2
+
+
+def clean_text(text: str) -> str:
+    """The text with invalid Unicode repaired, as a UTF-8 reader would show it.
+
+    Bytes smuggled in as ``surrogateescape`` surrogates are decoded as UTF-8 again (so a
+    valid sequence split across them comes back whole) and what still does not decode becomes
+    U+FFFD. NUL becomes U+FFFD too: C libraries (SQLite's FTS, llama.cpp's tokenizer) stop
+    reading at it, so the stored text and the text the model saw would differ.
+    """
+    if _SURROGATE.search(text):
+        # Surrogates that do not stand for an escaped byte (U+DC80..U+DCFF) have no bytes
+        # behind them: a reader shows the replacement character.
+        text = _NOT_ESCAPED_BYTE.sub("\ufffd", text)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
+def clean_message(text: str) -> str:
+    """A user's message, cleaned and bounded.
+
+    Raises:
+        InvalidInput: if the message is longer than :data:`MAX_MESSAGE_CHARS`.
+    """
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(
+            f"The message is too long ({len(text):,} characters; the limit is "
+            f"{MAX_MESSAGE_CHARS:,}).",
+            "Shorten it, or add the text as a document and ask about it.",
+        )
+    return clean_text(text)
+
+
+def in_range(value: int, name: str, low: int = 0, high: int = SQLITE_INT_MAX) -> int:
+    """``value`` if ``low <= value <= high``.
+
+    Raises:
+        InvalidInput: naming the value and its range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        shown = f"{value!r:.40}"
+        raise InvalidInput(
+            f"{name} must be a whole number from {low:,} to {high:,} (got {shown}).",
+            f"Give {name} within that range.",
+        )
+    return value
+
+
+def row_id(value: object) -> int | None:
+    """``value`` as a row id, or ``None`` when no row can have it (not an int in 1..2^63-1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SQLITE_INT_MAX:
+        return None
+    return value
