@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.core.policy import EffectivePolicy, load_policy, validate_file
+from app.core.policy import EffectivePolicy, load_policy
 from app.core.policy.export import json_schema, write_admx
+from app.core.policy.validate import read_policy_file
 
 
 def register(subparsers: Any) -> None:
@@ -72,12 +73,15 @@ def render_show(policy: EffectivePolicy, as_json: bool = False) -> int:
 def _validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
-        issues = validate_file(path)
-        if not issues:
+        parsed = read_policy_file(path)
+        # Warnings do not fail validation (the setting is allowed) but must be seen.
+        for warning in parsed.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if not parsed.issues:
             print(f"{path}: ok")
             continue
         failed = True
-        for issue in issues:
+        for issue in parsed.issues:
             print(str(issue), file=sys.stderr)
     return 1 if failed else 0
 

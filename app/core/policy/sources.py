@@ -2,23 +2,28 @@ r"""Where policy comes from: machine-wide JSON files and the Windows registry.
 
 A managed file is trusted only if root owns it and nobody else can write it (the same holds
 for its directory and the policy root): a file a user can edit must never set, or loosen, a
-managed value. On Windows the file ACLs are not checked here; the installer creates
-``%ProgramData%\Enclave\policies`` writable by administrators only.
+managed value. Every directory above the root is held to the same rule, and an
+administrator can require managed policy to exist (see ``trust.py``). On Windows the file
+ACLs are not checked here; the installer creates ``%ProgramData%\Enclave\policies``
+writable by administrators only.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
+from app.core.policy import strictjson
+from app.core.policy.errors import PolicyIssue
 from app.core.policy.schema import POLICY_KEYS, SCHEMA_VERSION
+from app.core.policy.trust import TRUSTED_UIDS, ancestry_problem, policy_required_by
 from app.core.policy.validate import (
     MAX_FILE_BYTES,
     ParsedSource,
+    duplicate_issues,
     parse_bytes,
     validate_document,
     validate_value,
@@ -114,18 +119,23 @@ def read_level_files(root: Path, level: Level) -> list[ParsedSource]:
     return [_read_trusted(directory / name) for name in names]
 
 
-def _registry_candidates(data: Any) -> list[Any]:
+def _registry_candidates(
+    data: Any, name: str, source: str
+) -> tuple[list[Any], list[PolicyIssue]]:
     # Group Policy stores booleans and numbers as DWORDs and everything else as strings; a
-    # string may hold JSON for lists and objects (see the ADMX export).
+    # string may hold JSON for lists and objects (see the ADMX export). That JSON is held
+    # to the file rule: a duplicate key in it is an error, not a choice.
     if isinstance(data, int) and not isinstance(data, bool):
-        return [data, bool(data)] if data in (0, 1) else [data]
+        return ([data, bool(data)] if data in (0, 1) else [data]), []
     if isinstance(data, str):
         try:
-            decoded = json.loads(data)
+            decoded, duplicates = strictjson.loads(data)
         except (ValueError, RecursionError):
-            return [data]
-        return [data, decoded]
-    return [data]
+            return [data], []
+        if duplicates:
+            return [], duplicate_issues(duplicates, source, prefix=f"$.{name}")
+        return [data, decoded], []
+    return [data], []
 
 
 def registry_document(values: dict[str, Any], source: str) -> ParsedSource:
@@ -136,13 +146,16 @@ def registry_document(values: dict[str, Any], source: str) -> ParsedSource:
         source: The registry key, for the issues.
     """
     document: dict[str, Any] = {"schema_version": values.get("schema_version", SCHEMA_VERSION)}
+    duplicates: list[PolicyIssue] = []
     for name, data in values.items():
         if name == "schema_version":
             continue
         spec = POLICY_KEYS.get(name)
         chosen = data
         if spec is not None:
-            for candidate in _registry_candidates(data):
+            candidates, found = _registry_candidates(data, name, source)
+            duplicates += found
+            for candidate in candidates:
                 if not validate_value(spec, candidate, source)[1]:
                     chosen = candidate
                     break
@@ -153,6 +166,8 @@ def registry_document(values: dict[str, Any], source: str) -> ParsedSource:
         body = document.setdefault(section, {})
         if isinstance(body, dict):
             body[key] = chosen
+    if duplicates:
+        return ParsedSource(source).fail_with(duplicates)
     return validate_document(document, source)
 
 
@@ -189,3 +204,36 @@ def read_registry(level: Level) -> list[ParsedSource]:
 def read_sources(root: Path, level: Level) -> list[ParsedSource]:
     """Every source of one level, weakest first: files in name order, then the registry."""
     return [*read_level_files(root, level), *read_registry(level)]
+
+
+def read_all_sources(
+    root: Path, trusted_uids: frozenset[int] = TRUSTED_UIDS
+) -> tuple[list[ParsedSource], list[ParsedSource]]:
+    """The managed and the recommended sources, with the policy root's own trust judged.
+
+    Args:
+        root: The policy root.
+        trusted_uids: Owners that count as root (tests only).
+
+    Returns:
+        ``(managed, recommended)``, each weakest first. When a user could have moved or
+        replaced the root, or managed policy is required but absent, ``managed`` starts with
+        one fatal source saying so. Never raises for bad policy.
+    """
+    problem = ancestry_problem(root, trusted_uids)
+    if problem:
+        # Nothing under the root can be told apart from what a user put there (or took
+        # away); the registry is a separate, administrator-only source and still counts.
+        untrusted = ParsedSource(str(root)).fail(problem)
+        return [untrusted, *read_registry("managed")], read_registry("recommended")
+    managed = read_sources(root, "managed")
+    recommended = read_sources(root, "recommended")
+    required_by = policy_required_by(root)
+    if required_by and not managed:
+        missing = ParsedSource(str(root / "managed")).fail(
+            f"managed policy is required ({required_by}) but none was found in "
+            f"{root / 'managed'}: restore the managed policy files, or remove the marker if "
+            "this machine should run without one"
+        )
+        managed = [missing]
+    return managed, recommended

@@ -8,13 +8,14 @@ typed :class:`PolicyFileError` on purpose.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from app.core.policy import strictjson
+from app.core.policy.endpoints import endpoint_warnings
 from app.core.policy.errors import PolicyFileError, PolicyIssue
 from app.core.policy.migrations import UnknownSchemaVersion, migrate
 from app.core.policy.schema import POLICY_KEYS, KeySpec, PolicyDocument
@@ -31,25 +32,38 @@ class ParsedSource:
         source: File path or registry key.
         values: Validated values by dotted key, as JSON-compatible data.
         issues: Every problem found.
-        fatal: True when nothing in the source can be used (unreadable, bad JSON, unknown
-            schema version, untrusted): its content is unknown, not merely partly wrong.
+        fatal: True when nothing in the source can be used (unreadable, bad JSON, duplicate
+            keys, unknown schema version, untrusted): its content is unknown, not merely
+            partly wrong.
+        warnings: Valid settings an administrator should know about (an endpoint allowed
+            over plain http); they never make a source unusable.
     """
 
     source: str
     values: dict[str, Any] = field(default_factory=dict)
     issues: list[PolicyIssue] = field(default_factory=list)
     fatal: bool = False
+    warnings: list[PolicyIssue] = field(default_factory=list)
 
     def fail(self, reason: str, path: str = "$") -> ParsedSource:
         """Mark the whole source unusable for ``reason``; returns self."""
-        self.issues.append(PolicyIssue(self.source, path, reason))
+        return self.fail_with([PolicyIssue(self.source, path, reason)])
+
+    def fail_with(self, issues: list[PolicyIssue]) -> ParsedSource:
+        """Mark the whole source unusable for every one of ``issues``; returns self."""
+        self.issues.extend(issues)
         self.values.clear()
+        self.warnings.clear()
         self.fatal = True
         return self
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def duplicate_issues(duplicates: list[strictjson.DuplicateKey], source: str,
+                     prefix: str = "$") -> list[PolicyIssue]:
+    """One issue per duplicate key, its path below ``prefix`` (a registry value's key)."""
+    return [
+        PolicyIssue(source, prefix + d.path.removeprefix("$"), d.reason) for d in duplicates
+    ]
 
 
 def _json_path(section: str, loc: tuple[int | str, ...]) -> str:
@@ -126,6 +140,7 @@ def validate_document(document: Any, source: str) -> ParsedSource:
                 result.issues.extend(issues)
             else:
                 result.values[spec.key] = validated
+    result.warnings.extend(endpoint_warnings(result.values.get("connector.endpoints"), source))
     return result
 
 
@@ -139,11 +154,14 @@ def parse_bytes(data: bytes, source: str) -> ParsedSource:
     except UnicodeDecodeError as exc:
         return ParsedSource(source).fail(f"cannot be read: not UTF-8 text ({exc.reason})")
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document, duplicates = strictjson.loads(text)
     except RecursionError:
         return ParsedSource(source).fail("bad JSON: nested too deeply")
     except ValueError as exc:  # JSONDecodeError is a ValueError
         return ParsedSource(source).fail(f"bad JSON: {exc}")
+    if duplicates:
+        # Which of two values the administrator meant is unknown: nothing in the file counts.
+        return ParsedSource(source).fail_with(duplicate_issues(duplicates, source))
     return validate_document(document, source)
 
 
@@ -158,7 +176,10 @@ def read_policy_file(path: Path) -> ParsedSource:
 
 
 def validate_file(path: Path) -> list[PolicyIssue]:
-    """Every problem in one policy file; empty when it is valid."""
+    """Every problem in one policy file; empty when it is valid.
+
+    Warnings (valid but risky settings) are not problems: :func:`read_policy_file` has them.
+    """
     return read_policy_file(path).issues
 
 
