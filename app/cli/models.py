@@ -64,8 +64,10 @@ def provision(args: argparse.Namespace) -> int:
     from app.core.models.digests import DigestCache, sha256_file
     from app.core.models.provision import provision as do_provision
     from app.core.paths import default_paths
+    from app.core.policy import load_policy
 
     paths = default_paths().ensure()
+    policy = load_policy(paths.policy_root)
     catalog = load_catalog()
     if args.model:
         entries = [e for e in catalog if e.id == args.model]
@@ -81,9 +83,25 @@ def provision(args: argparse.Namespace) -> int:
         path = do_provision(
             entry, paths.user_models_dir, source=args.source, cache=cache,
             progress=lambda msg: print(msg, file=sys.stderr),
+            policy=policy, audit=_audit_download(paths),
         )
         print(path)
     return 0
+
+
+def _audit_download(paths: Any) -> Any:
+    """Write each download decision, with its destination host, before pip may start."""
+
+    def write(decision: Any, spec: str) -> None:
+        record_event(
+            paths, events.MODEL_DOWNLOAD,
+            detail={"host": decision.host, "index_url": decision.index_url, "package": spec,
+                    "rule": decision.rule},
+            outcome={"status": events.OK if decision.allowed else events.DENIED,
+                     "reason": decision.reason},
+        )
+
+    return write
 
 
 def _entries_for_file(source: Path, catalog: Any, sha256_file: Any) -> list[Any]:
@@ -124,12 +142,13 @@ def _row(registry: Any, model: Any, policy: Any, settings: Any, families: dict[s
 
     status = registry.status(model, policy,
                              context_length=settings.get("engine.context_length"))
+    verified = status.provenance == "catalog"
     row: dict[str, Any] = {
         "id": model.id, "name": model.display_name, "family": families.get(model.id),
         "location": model.location, "path": str(model.path), "size": model.size,
-        "approved": model.catalog is not None, "active": model.id == active,
-        "state": status.state, "reason": status.reason, "rule": status.rule,
-        "hint": status.hint,
+        "approved": verified, "verified": verified, "provenance": status.provenance,
+        "active": model.id == active, "state": status.state, "reason": status.reason,
+        "rule": status.rule, "hint": status.hint,
     }
     try:
         row["sha256"] = registry.sha256(model)
@@ -204,29 +223,41 @@ def model_info(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    """Re-hash and re-check installed models; exit 1 if any fails."""
+    """Re-hash and re-check installed models; exit 1 if any fails.
+
+    ✓: the catalog approves these bytes. ?: usable but unverified (not in the catalog; an
+    import is compared with the digest recorded when it was imported). ✗: unusable, or
+    changed since it was approved or imported.
+    """
     registry, policy, settings = _context()
     models = [registry.find(args.id)] if args.id else registry.installed()
     bad = 0
     for m in models:
         try:
-            digest = registry.sha256(m, refresh=True)
+            check = registry.verify(m, policy,
+                                    context_length=settings.get("engine.context_length"))
         except OSError as exc:
             bad += 1
             print(f"✗ {m.id}: cannot be read ({exc.strerror or exc})")
             continue
-        registry.metadata_cache.forget(m.path)
-        status = registry.status(m, policy, context_length=settings.get("engine.context_length"))
-        ok = status.state in ("ready", "too_large")
-        if ok:
+        status, digest = check.status, check.sha256
+        ok = status.usable
+        if not ok:
+            bad += 1
+            print(f"✗ {m.id}: {status.state}: {status.reason}")
+            if status.hint:
+                print(f"    → {status.hint}")
+        elif check.provenance.verified:
             note = "" if status.state == "ready" else f" (warning: {status.reason})"
             print(f"✓ {m.id}: {digest}{note}")
         else:
-            bad += 1
-            print(f"✗ {m.id}: {status.state}: {status.reason}")
+            from app.core.models.provenance import unverified_note
+
+            print(f"? {m.id}: {digest} ({unverified_note(check.provenance)})")
         record_event(registry.paths, events.MODEL_VERIFIED, model={"id": m.id, "sha256": digest},
-                     outcome={"status": "ok" if ok else "error", "reason": status.reason or
-                              status.state})
+                     detail={"provenance": check.provenance.kind},
+                     outcome={"status": "ok" if ok else "error",
+                              "reason": status.reason or status.state})
     return 1 if bad else 0
 
 
@@ -258,16 +289,18 @@ def import_model(args: argparse.Namespace) -> int:
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-    record_event(registry.paths, events.MODEL_IMPORTED,
-                 model={"id": result.model.id, "sha256": result.sha256},
-                 detail={"file": str(args.path)}, outcome={"status": "ok", "reason": "imported"})
     status = registry.status(result.model, policy,
                              context_length=settings.get("engine.context_length"))
+    record_event(registry.paths, events.MODEL_IMPORTED,
+                 model={"id": result.model.id, "sha256": result.sha256},
+                 detail={"file": str(args.path), "provenance": status.provenance},
+                 outcome={"status": "ok", "reason": "imported"})
     if args.json:
         print_json({
             "id": result.model.id, "path": str(result.model.path), "sha256": result.sha256,
             "family": registry.family(result.model), "state": status.state,
-            "reason": status.reason, "architecture": result.info.architecture,
+            "verified": status.provenance == "catalog", "reason": status.reason,
+            "architecture": result.info.architecture,
             "parameter_count": result.info.parameter_count,
             "quantization": result.info.quantization,
             "context_length": result.info.context_length, "llama_cpp": result.probe.details,

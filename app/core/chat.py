@@ -38,6 +38,7 @@ from app.core.models.errors import ModelBlocked
 from app.core.models.registry import ModelRegistry, ResolvedModel
 from app.core.observe.refusal import is_refusal
 from app.core.outbound import Confirm, RemoteEngines, RouteRefused, TurnPlan, plan_turn
+from app.core.policy.endpoints import insecure_http_override
 from app.core.ports import AuditSink, HistoryWriter, ModelGate
 from app.core.routing import LOCAL, RouteDecision
 from app.core.transcript import Transcripts, fit_to_context, title_from, with_overrides
@@ -384,6 +385,15 @@ class ChatService:
                 prompt_sha256=hashlib.sha256(text.encode()).hexdigest(),
                 outcome={"status": "ok", "reason": "started"},
             )
+        if plan.remote and insecure_http_override(plan.decision.endpoint):
+            # The admin's allow_insecure_http leaves a trail wherever it is actually used.
+            if self.audit is not None:
+                self.audit.record(
+                    events.CONNECTOR_INSECURE_HTTP, conversation_id=conversation_id,
+                    route=route_record,
+                    detail={"base_url": (plan.decision.endpoint or {}).get("base_url", "")},
+                    outcome={"status": "ok", "reason": "allowed by allow_insecure_http"},
+                )
         if plan.mapping and self.history is not None:
             self.history.save_redactions(conversation_id, plan.mapping)
         if plan.redactions and self.audit is not None:

@@ -117,9 +117,12 @@ def check_models(paths: AppPaths) -> list[Check]:
     for model in registry.installed():
         try:
             resolved = registry.resolve(str(model.path))
+            # Only the catalog vouches for bytes; an import is unchanged, not verified.
+            how = ("verifies against the approved catalog" if resolved.verified else
+                   "is unverified (not in the approved catalog; unchanged since import)")
             checks.append(Check(
-                f"model {model.id}", "ok",
-                f"{model.display_name} ({model.location}) verifies",
+                f"model {model.id}", "ok" if resolved.verified else "warning",
+                f"{model.display_name} ({model.location}) {how}",
                 data={"path": str(model.path), "sha256": resolved.sha256,
                       "location": model.location},
             ))

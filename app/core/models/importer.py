@@ -3,8 +3,9 @@
 The copy goes to a private folder beside the destination (same file system), is flushed to
 disk, checked there (header, metadata in the limited child process, catalog pin, chat
 template and a first load in a crash-proof child), and only then linked into place under its
-final name. An error, Ctrl-C or SIGTERM removes the folder; a folder left by a process that was
-killed outright is removed by the next import (its name carries the dead process's id).
+final name, and its digest is recorded (``provenance``) so that a later change is noticed.
+An error, Ctrl-C or SIGTERM removes the folder; a folder left by a process that was killed
+outright is removed by the next import (its name carries the dead process's id).
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ def import_model(
                 "The file is damaged, crafted, or needs a newer Enclave; use a trusted copy.",
             )
         _install(staged, final)
+        _record(registry, final, digest, source)
     finally:
         _remove_staging(staging)
     registry.digests.remember(final, digest)
@@ -187,6 +189,23 @@ def import_model(
     entry = pinned or entry_by_sha256(digest)
     model = registry.model_at(final, "user", entry)
     return ImportResult(model=model, sha256=digest, info=info, probe=result)
+
+
+def _record(registry: ModelRegistry, final: Path, digest: str, source: Path) -> None:
+    """Record the digest seen at import, so a later change to the file is noticed.
+
+    Without the record the import is undone: an imported file must always be checkable.
+    """
+    try:
+        registry.imports.remember(final, digest, source=str(source.absolute()))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            final.unlink()
+        raise ImportRefused(
+            f"{final.name} was not imported: its digest could not be recorded "
+            f"({exc.strerror or exc}).",
+            f"Check that {registry.imports.file.parent} is writable, then import it again.",
+        ) from None
 
 
 def _remove_staging(staging: Path) -> None:

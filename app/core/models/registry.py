@@ -20,18 +20,24 @@ from app.core.models.digests import DigestCache
 from app.core.models.errors import (
     ModelBlocked,
     ModelDigestMismatch,
-    ModelError,
     ModelNotFound,
 )
 from app.core.models.hardware import FitReport, HardwareInfo, detect_hardware, fit
 from app.core.models.inspect import GGUFInfo, quick_check
 from app.core.models.load_probe import LoadProbeCache, LoadProbeResult
 from app.core.models.metadata import MetadataCache
+from app.core.models.provenance import (
+    RECORDS_FILE,
+    ImportRecords,
+    Provenance,
+    mismatch_message,
+    provenance_of,
+)
 from app.core.models.status import ModelStatus, PolicyView, evaluate
 from app.core.models.versions import (
     DefaultHistory,
+    family_map,
     is_sha256,
-    metadata_family,
     read_history,
     write_history,
 )
@@ -70,6 +76,16 @@ class ResolvedModel:
     sha256: str
     gguf: GGUFInfo
     probe: LoadProbeResult | None = None  # None: catalog-pinned bytes, not probed
+    verified: bool = False  # True only when the catalog pins these exact bytes
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What ``verify`` found: the digest hashed just now, what vouches for it, the status."""
+
+    sha256: str
+    provenance: Provenance
+    status: ModelStatus
 
 
 class ModelRegistry:
@@ -86,6 +102,7 @@ class ModelRegistry:
         self.digests = DigestCache(paths.cache_dir / "digests.json")
         self.metadata_cache = MetadataCache(paths.cache_dir / "gguf-metadata.json")
         self.probes = LoadProbeCache(paths.cache_dir / "load-probes.json")
+        self.imports = ImportRecords(paths.data_dir / RECORDS_FILE)
         self._hardware = hardware
 
     @property
@@ -178,46 +195,27 @@ class ModelRegistry:
     # --- families -----------------------------------------------------------------------
 
     def family(self, model: InstalledModel) -> str:
-        """The family a model belongs to: the catalog's, else what its metadata names.
-
-        A file the catalog does not pin but whose metadata names the same model as a pinned
-        one (another quantisation, a re-conversion) joins the pinned one's family.
-        """
+        """The family a model belongs to (see ``versions.family_map``)."""
         return self.families_by_id().get(model.id, model.path.stem)
 
     def families_by_id(self) -> dict[str, str]:
-        """Every installed model's family, by model id."""
-        models = self.installed()
-        meta: dict[str, str | None] = {}
-        alias: dict[str, str] = {}
-        for model in models:
-            try:
-                meta[model.id] = metadata_family(self.metadata(model))
-            except (ModelError, OSError):
-                meta[model.id] = None
-            entry = self._catalog_entry(model)
-            found = meta[model.id]
-            if entry is not None and found:
-                alias.setdefault(found, entry.family)
-        result: dict[str, str] = {}
-        for model in models:
-            entry = self._catalog_entry(model)
-            found = meta[model.id]
-            if entry is not None:
-                result[model.id] = entry.family
-            elif found:
-                result[model.id] = alias.get(found, found)
-            else:
-                result[model.id] = model.path.stem
-        return result
+        """Every installed model's family, by model id; unverified ones are marked so."""
+        return family_map(self)
 
-    def _catalog_entry(self, model: InstalledModel) -> CatalogEntry | None:
-        if model.catalog is not None:
-            return model.catalog
+    def provenance(self, model: InstalledModel, sha256: str | None = None) -> Provenance:
+        """What vouches for the file's bytes: the catalog, its import record, or nothing.
+
+        Raises:
+            OSError: the file cannot be read (only when ``sha256`` is not given).
+        """
+        digest = sha256 if sha256 is not None else self.sha256(model)
+        record = None
         try:
-            return entry_by_sha256(self.sha256(model))
+            if model.path.resolve().parent == self.paths.user_models_dir.resolve():
+                record = self.imports.get(model.path.name)
         except OSError:
-            return None
+            record = None
+        return provenance_of(model, digest, record)
 
     # --- checks -------------------------------------------------------------------------
 
@@ -238,6 +236,20 @@ class ModelRegistry:
         """
         return fit(self.metadata(model), context_length, self.hardware, gpu_allowed=gpu_allowed)
 
+    def verify(
+        self, model: InstalledModel, policy: PolicyView | None = None,
+        *, context_length: int | None = None,
+    ) -> ModelCheck:
+        """Hash the file again (no cache) and check it against what approved or imported it.
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        digest = self.sha256(model, refresh=True)
+        self.metadata_cache.forget(model.path)
+        status = self.status(model, policy, context_length=context_length)
+        return ModelCheck(digest, self.provenance(model, digest), status)
+
     def status(
         self,
         model: InstalledModel,
@@ -251,14 +263,16 @@ class ModelRegistry:
     def resolve(self, model_id: str | None = None) -> ResolvedModel:
         """Find a model and run every check that must pass before loading it.
 
-        Order: cheap header checks, the digest against the catalog, the full metadata parse
+        Order: cheap header checks, the digest against the catalog (or, for the user's own
+        imports, against the digest recorded at import), the full metadata parse
         in a limited child process, then (for bytes the catalog does not pin, once per file)
         a first load in a crash-proof child process.
 
         Raises:
             ModelNotFound: not installed.
             ModelFileInvalid: not GGUF, truncated, hostile metadata.
-            ModelDigestMismatch: the catalog pins other bytes for this file name.
+            ModelDigestMismatch: the catalog pins other bytes for this file name, or an
+                imported file changed since its import.
             ModelLoadFailed: llama.cpp crashed or refused it in the probe.
         """
         from app.core.models.errors import ModelLoadFailed
@@ -266,17 +280,11 @@ class ModelRegistry:
         model = self.find(model_id)
         quick_check(model.path)
         digest = self.sha256(model)
-        pinned = model.catalog
-        if pinned is not None and digest != pinned.sha256:
-            raise ModelDigestMismatch(
-                f"{model.path.name} does not match the approved model: its sha256 is "
-                f"{digest}, the catalog approves {pinned.sha256}.",
-                "Delete the file and run `enclave models provision` to restore the approved copy.",
-            )
-        if pinned is None:
-            known = entry_by_sha256(digest)
-            if known is not None:
-                model = InstalledModel(model.id, model.path, model.location, model.size, known)
+        prov = self.provenance(model, digest)
+        if not prov.intact:
+            raise ModelDigestMismatch(*mismatch_message(model, prov))
+        if model.catalog is None and prov.entry is not None:
+            model = InstalledModel(model.id, model.path, model.location, model.size, prov.entry)
         info = self.metadata(model)
         probe: LoadProbeResult | None = None
         if self.needs_probe(model, digest):
@@ -286,7 +294,8 @@ class ModelRegistry:
                     f"{model.path.name} cannot be used: {probe.reason}.",
                     "The file is damaged or crafted; remove it and use a trusted copy.",
                 )
-        return ResolvedModel(model=model, sha256=digest, gguf=info, probe=probe)
+        return ResolvedModel(model=model, sha256=digest, gguf=info, probe=probe,
+                             verified=prov.verified)
 
     # --- changes ------------------------------------------------------------------------
 
@@ -325,6 +334,7 @@ class ModelRegistry:
             )
         self.metadata_cache.forget(model.path)
         model.path.unlink()
+        self.imports.forget(model.path.name)
         return model
 
     # --- the active model ---------------------------------------------------------------

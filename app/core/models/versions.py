@@ -1,5 +1,9 @@
 """Model families, the user's active model, and going back to the one used before.
 
+A family groups versions of one model. Only the catalog's digest puts a file in an approved
+family: a file's metadata is its own claim, so a file the catalog does not pin is listed under
+the family it claims, marked unverified (``smollm2-135m-instruct (unverified)``).
+
 Where things are kept:
 
 - The active model is the user setting ``models.default`` (``app.core.settings``), holding the
@@ -24,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 from app.core.models.errors import (
     ModelBlocked,
     ModelDigestMismatch,
+    ModelError,
     ModelFileInvalid,
     ModelNotFound,
 )
 from app.core.models.inspect import GGUFInfo
+from app.core.models.provenance import unverified_family
 from app.core.settings import SettingLocked
 
 if TYPE_CHECKING:
@@ -60,6 +66,42 @@ def metadata_family(info: GGUFInfo) -> str | None:
 def is_sha256(text: str | None) -> bool:
     """Whether a string is a lower-case hex SHA-256 digest."""
     return bool(text) and SHA256_RE.match(text or "") is not None
+
+
+def family_map(registry: ModelRegistry) -> dict[str, str]:
+    """Every installed model's family, by model id.
+
+    A model whose bytes the catalog pins takes the catalog's family. Any other file takes what
+    its metadata names, mapped to the approved family of the same name (another quantisation
+    or re-conversion of an approved model), and always marked unverified.
+    """
+    models = registry.installed()
+    meta: dict[str, str | None] = {}
+    pinned: dict[str, str | None] = {}
+    alias: dict[str, str] = {}
+    for model in models:
+        try:
+            meta[model.id] = metadata_family(registry.metadata(model))
+        except (ModelError, OSError):
+            meta[model.id] = None
+        try:
+            prov = registry.provenance(model)
+        except OSError:
+            prov = None
+        entry = prov.entry if prov is not None and prov.verified else None
+        pinned[model.id] = entry.family if entry is not None else None
+        found = meta[model.id]
+        if entry is not None and found:
+            alias.setdefault(found, entry.family)
+    result: dict[str, str] = {}
+    for model in models:
+        approved, found = pinned[model.id], meta[model.id]
+        if approved is not None:
+            result[model.id] = approved
+        else:
+            result[model.id] = unverified_family(alias.get(found, found) if found
+                                                 else model.path.stem)
+    return result
 
 
 @dataclass(frozen=True)

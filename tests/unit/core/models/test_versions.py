@@ -27,9 +27,13 @@ def v2(model_paths: AppPaths, tmp_path: Path, default_model_file: Path) -> str:
     return ModelRegistry(model_paths).import_model(source).model.id
 
 
-def test_versions_share_a_family(model_paths: AppPaths, v2: str) -> None:
+def test_versions_share_a_family_but_only_the_catalog_verifies(
+    model_paths: AppPaths, v2: str
+) -> None:
+    # v2 claims (in its metadata) to be the approved model; it is grouped with it, but marked.
     families = ModelRegistry(model_paths).families_by_id()
-    assert families == {default_entry().id: "smollm2-135m-instruct", v2: "smollm2-135m-instruct"}
+    assert families == {default_entry().id: "smollm2-135m-instruct",
+                        v2: "smollm2-135m-instruct (unverified)"}
 
 
 def test_metadata_family_from_basename_and_size(default_model_file: Path) -> None:
