@@ -17,9 +17,35 @@ APP_NAME = "Enclave"
 APP_AUTHOR = "Enclave"
 
 
+def _program_data() -> Path:
+    """The machine's ProgramData folder, asked of Windows itself.
+
+    Never ``%PROGRAMDATA%``: a user can point it at a folder of their own, and with it the
+    policy that governs them.
+    """
+    import ctypes
+    from ctypes import wintypes
+
+    class _Guid(ctypes.Structure):
+        _fields_ = [("d1", wintypes.DWORD), ("d2", wintypes.WORD), ("d3", wintypes.WORD),
+                    ("d4", ctypes.c_ubyte * 8)]
+
+    # FOLDERID_ProgramData {62AB5D82-FDC1-4DC3-A9DD-070D1D495D97}
+    folder = _Guid(0x62AB5D82, 0xFDC1, 0x4DC3,
+                   (ctypes.c_ubyte * 8)(0xA9, 0xDD, 0x07, 0x0D, 0x1D, 0x49, 0x5D, 0x97))
+    out = ctypes.c_wchar_p()
+    shell32 = ctypes.windll.shell32  # type: ignore[attr-defined]
+    if shell32.SHGetKnownFolderPath(ctypes.byref(folder), 0, None, ctypes.byref(out)) != 0:
+        return Path(r"C:\ProgramData")
+    try:
+        return Path(str(out.value))
+    finally:
+        ctypes.windll.ole32.CoTaskMemFree(out)  # type: ignore[attr-defined]
+
+
 def _machine_policy_root() -> Path:
     if sys.platform.startswith("win"):
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP_NAME / "policies"
+        return _program_data() / APP_NAME / "policies"
     if sys.platform == "darwin":
         return Path("/Library/Application Support") / APP_NAME / "policies"
     return Path("/etc/enclave/policies")
@@ -27,7 +53,7 @@ def _machine_policy_root() -> Path:
 
 def _machine_models_dir() -> Path:
     if sys.platform.startswith("win"):
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP_NAME / "models"
+        return _program_data() / APP_NAME / "models"
     if sys.platform == "darwin":
         return Path("/Library/Application Support") / APP_NAME / "models"
     # platformdirs' site data dir on Linux is the first XDG_DATA_DIRS entry, which a user's
