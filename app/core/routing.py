@@ -19,7 +19,8 @@ BLOCKING_ENTITY_TYPES = frozenset({"PRIVATE_KEY", "CLASSIFICATION"})
 
 A private key or a classification marking says the whole text is sensitive, not just the
 marked words; replacing the marking with a placeholder would still send the classified text.
-The schema has no key for this yet; when ``redaction.blocking_types`` exists, it wins.
+The policy key ``redaction.blocking_types`` (same default) decides; this set applies only
+to a policy view that does not carry that key.
 """
 _BLOCKING_KEY = "redaction.blocking_types"
 

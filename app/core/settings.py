@@ -3,7 +3,8 @@
 Levels, strongest first: managed policy (locked) > the user's value > recommended policy >
 built-in default. The user's file (``<config_dir>/settings.json``) holds only what the user
 set: values that came from policy are never written into it, so removing a policy gives the
-user back exactly what they had chosen.
+user back exactly what they had chosen. What each setting may hold, and the limits policy
+puts on it, is declared in ``settings_schema.py``.
 """
 
 from __future__ import annotations
@@ -16,169 +17,68 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from app.core.errors import EnclaveError
 from app.core.paths import AppPaths
 from app.core.policy import EffectivePolicy
-from app.core.policy.schema import KeySpec, iter_keys
+from app.core.policy.migrations import UnknownSchemaVersion, migrate
+from app.core.settings_schema import (
+    MAX_CONTEXT,
+    SETTING_KEYS,
+    SETTINGS_FILE,
+    SETTINGS_MIGRATIONS,
+    SETTINGS_VERSION,
+    CappedBy,
+    EngineSettings,
+    GenerationSettings,
+    HistorySettings,
+    InvalidSettingValue,
+    Level,
+    ModelsSettings,
+    OffUnless,
+    PolicyLimit,
+    SettingLocked,
+    SettingsDocument,
+    SettingsError,
+    SettingState,
+    UiSettings,
+    UnknownSetting,
+    policy_limits,
+    spec_for,
+    validate_generation,
+    validate_value,
+)
 
-SETTINGS_VERSION = 1
-# The largest context any GGUF model declares today is 1M tokens; more is a typo.
-MAX_CONTEXT = 1_048_576
-SETTINGS_FILE = "settings.json"
+__all__ = [
+    "CappedBy",
+    "EngineSettings",
+    "GenerationSettings",
+    "HistorySettings",
+    "InvalidSettingValue",
+    "Level",
+    "MAX_CONTEXT",
+    "ModelsSettings",
+    "OffUnless",
+    "PolicyLimit",
+    "SETTINGS_FILE",
+    "SETTINGS_MIGRATIONS",
+    "SETTINGS_VERSION",
+    "SETTING_KEYS",
+    "SettingLocked",
+    "SettingState",
+    "SettingsDocument",
+    "SettingsError",
+    "UiSettings",
+    "UnknownSetting",
+    "spec_for",
+    "validate_value",
+    "policy_limits",
+    "validate_generation",
+    "Settings",
+]
 
 _log = logging.getLogger(__name__)
-
-Level = Literal["managed", "user", "recommended", "default"]
-
-
-class SettingsError(EnclaveError):
-    """The settings file or a setting value is not usable."""
-
-
-class UnknownSetting(SettingsError):
-    """No setting has that name."""
-
-
-class InvalidSettingValue(SettingsError):
-    """The value does not fit the setting's type or range."""
-
-
-class SettingLocked(SettingsError):
-    """The administrator's policy manages this setting."""
-
-    exit_code = 4
-
-
-class _Section(BaseModel):
-    # NaN and infinity compare false with every bound, so they would slip past ge/le.
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class GenerationSettings(_Section):
-    """How the model writes its answers."""
-
-    temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
-    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling threshold.")
-    top_k: int = Field(
-        default=40, ge=0, le=1_000_000, description="Sample from the k likeliest tokens; 0 = all."
-    )
-    max_tokens: int = Field(
-        default=512, ge=1, le=MAX_CONTEXT, description="Longest answer, in tokens."
-    )
-    # llama.cpp keeps the seed in 32 bits.
-    seed: int = Field(
-        default=-1, ge=-1, le=2**32 - 1, description="Random seed; -1 picks a new one each time."
-    )
-
-
-class EngineSettings(_Section):
-    """How the local engine runs."""
-
-    context_length: int = Field(
-        default=4096, ge=256, le=MAX_CONTEXT, description="Context window, in tokens."
-    )
-    gpu_layers: int = Field(
-        default=-1, ge=-1, le=10_000, description="Layers offloaded to GPU; -1 = auto."
-    )
-    threads: int = Field(
-        default=0, ge=0, le=1024,
-        description="CPU threads for the local engine; 0 = adaptive, up to one per physical core.",
-    )
-
-
-class UiSettings(_Section):
-    """How the window looks."""
-
-    theme: Literal["system", "light", "dark"] = Field(
-        default="system", description="Colour theme: system, light or dark."
-    )
-    font_size: int = Field(default=11, ge=6, le=48, description="Font size of the chat, in pt.")
-
-
-class HistorySettings(_Section):
-    """How long conversations are kept."""
-
-    retention_days: int = Field(
-        default=0, ge=0, le=365_000,
-        description="Delete conversations older than this; 0 keeps them forever.",
-    )
-
-
-class ModelsSettings(_Section):
-    """Which model a new chat uses."""
-
-    default: str | None = Field(default=None, description="Model selected for new chats.")
-
-
-class SettingsDocument(_Section):
-    """The user's settings file."""
-
-    schema_version: int = Field(default=SETTINGS_VERSION, description="Settings file version.")
-    generation: GenerationSettings = Field(
-        default_factory=GenerationSettings, description="Answer generation."
-    )
-    engine: EngineSettings = Field(default_factory=EngineSettings, description="Local engine.")
-    ui: UiSettings = Field(default_factory=UiSettings, description="Appearance.")
-    history: HistorySettings = Field(default_factory=HistorySettings, description="History.")
-    models: ModelsSettings = Field(default_factory=ModelsSettings, description="Models.")
-
-
-SETTING_KEYS: dict[str, KeySpec] = {spec.key: spec for spec in iter_keys(SettingsDocument)}
-"""Every setting, by dotted name."""
-
-
-@dataclass(frozen=True)
-class SettingState:
-    """The effective value of one setting and why it has it."""
-
-    value: Any
-    locked: bool
-    level: Level
-    source: str
-
-
-def _validate(spec: KeySpec, value: Any) -> Any:
-    """The validated JSON value, or raise InvalidSettingValue."""
-    try:
-        model = spec.section.model_validate({spec.field: value})
-    except ValidationError as exc:
-        reason = "; ".join(err["msg"] for err in exc.errors(include_url=False))
-        raise InvalidSettingValue(
-            f"{value!r:.60} is not a valid value for {spec.key}: {reason}.",
-            f"{spec.key}: {spec.description} Default: {json.dumps(spec.default())}.",
-        ) from None
-    return model.model_dump(mode="json")[spec.field]
-
-
-def validate_generation(**changes: Any) -> dict[str, Any]:
-    """Check one turn's sampling overrides against the same bounds as the settings.
-
-    ``enclave ask --temperature``, the GUI and a local API client all pass through here, so a
-    value ``settings set`` refuses is refused everywhere. ``None`` means "not overridden".
-
-    Raises:
-        InvalidSettingValue: naming the first value out of bounds.
-    """
-    return {
-        name: _validate(_spec(f"generation.{name}"), value)
-        for name, value in changes.items()
-        if value is not None
-    }
-
-
-def _spec(key: str) -> KeySpec:
-    spec = SETTING_KEYS.get(key)
-    if spec is None:
-        raise UnknownSetting(
-            f"There is no setting named {key!r}.", "See `enclave settings show` for the list."
-        )
-    return spec
 
 
 class Settings:
@@ -204,7 +104,7 @@ class Settings:
             if not isinstance(body, dict) or name not in body:
                 continue
             try:
-                self._user[key] = _validate(spec, body[name])
+                self._user[key] = validate_value(spec, body[name])
             except InvalidSettingValue as exc:
                 # Kept in the file (it is the user's), ignored here.
                 warnings.append(f"{path}: ignored {key}: {exc.message}")
@@ -242,12 +142,12 @@ class Settings:
                 warnings.append(f"{path}: corrupt and cannot be moved aside ({move_error})")
                 return cls._warned(path, policy, warnings, writable=False)
             return cls._warned(path, policy, warnings)
-        version = raw.get("schema_version", SETTINGS_VERSION)
-        if version != SETTINGS_VERSION or isinstance(version, bool):
-            warnings.append(
-                f"{path}: schema_version {version!r:.20} is not one this version reads "
-                f"({SETTINGS_VERSION}); using defaults and leaving the file as it is"
+        try:
+            raw = migrate(
+                {"schema_version": SETTINGS_VERSION, **raw}, SETTINGS_VERSION, SETTINGS_MIGRATIONS
             )
+        except UnknownSchemaVersion as exc:
+            warnings.append(f"{path}: {exc}; using defaults and leaving the file as it is")
             return cls._warned(path, policy, warnings, writable=False)
         settings = cls(path, policy, raw, warnings)
         for warning in warnings:
@@ -272,34 +172,21 @@ class Settings:
         Raises:
             UnknownSetting: if there is no such setting.
         """
-        spec = _spec(key)
+        spec = spec_for(key)
         policy = self.policy
         entry = policy.entry(key) if policy is not None and key in policy else None
         if entry is not None and entry.level == "managed":
             return SettingState(copy.deepcopy(entry.value), True, "managed", entry.source)
-        if (
-            policy is not None
-            and key == "engine.gpu_layers"
-            and not policy.get("engine.gpu_allowed")
-        ):
-            source = policy.entry("engine.gpu_allowed").source
-            return SettingState(0, policy.locked("engine.gpu_allowed"), "managed", source)
         if key in self._user:
             state = SettingState(copy.deepcopy(self._user[key]), False, "user", str(self.path))
         elif entry is not None and entry.level == "recommended":
             state = SettingState(copy.deepcopy(entry.value), False, "recommended", entry.source)
         else:
             state = SettingState(spec.default(), False, "default", "built-in")
-        cap = self._context_cap()
-        if key == "engine.context_length" and cap and state.value > cap and policy is not None:
-            return SettingState(cap, False, "managed", policy.entry("engine.max_context").source)
+        if policy is not None:
+            for limit in policy_limits(spec):
+                state = limit.apply(policy, state)
         return state
-
-    def _context_cap(self) -> int:
-        if self.policy is None:
-            return 0
-        cap = self.policy.get("engine.max_context")
-        return cap if isinstance(cap, int) else 0
 
     def get(self, key: str) -> Any:
         """The effective value of a setting."""
@@ -314,44 +201,41 @@ class Settings:
             InvalidSettingValue: if the value does not fit.
             SettingsError: if the file cannot be written.
         """
-        spec = _spec(key)
+        spec = spec_for(key)
         current = self.state(key)
         if current.locked:
             raise SettingLocked(
                 f"{key} is managed by your organization",
                 f"It is set in {current.source}; ask your administrator to change it.",
             )
-        validated = _validate(spec, value)
-        cap = self._context_cap()
-        if key == "engine.context_length" and cap and validated > cap:
-            raise SettingLocked(
-                f"{key} above {cap} is managed by your organization",
-                f"Choose {cap} or less; engine.max_context is set by your administrator.",
-            )
+        validated = validate_value(spec, value)
+        if self.policy is not None:
+            for limit in policy_limits(spec):
+                limit.check(self.policy, key, validated)
         self._update(key, validated, remove=False)
 
     def reset(self, key: str) -> None:
         """Forget the user's value, so policy or the default applies again."""
-        _spec(key)
+        spec_for(key)
         self._update(key, None, remove=True)
 
     def set_from_text(self, key: str, text: str) -> None:
         """Set a value typed on a command line: JSON if it parses and fits, else the text."""
-        spec = _spec(key)
+        spec = spec_for(key)
         try:
             decoded = json.loads(text)
         except (ValueError, RecursionError):
             self.set(key, text)
             return
         try:
-            _validate(spec, decoded)
+            validate_value(spec, decoded)
         except InvalidSettingValue:
             # `models.default 123` is the string "123"; but a number for a numeric setting
             # is reported as the number it is (out of range), not as "not an integer".
             if isinstance(decoded, int | float) and not isinstance(decoded, bool):
                 text_fits = True
                 try:
-                    _validate(spec, text)
+                    validate_value(spec, text)
                 except InvalidSettingValue:
                     text_fits = False
                 if not text_fits:

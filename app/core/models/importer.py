@@ -18,15 +18,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.core.models.catalog import entry_by_file, entry_by_sha256
 from app.core.models.errors import ModelDigestMismatch, ModelError, ModelFileInvalid
 from app.core.models.inspect import GGUFInfo, inspect_gguf, quick_check
+from app.core.models.inventory import InstalledModel, ModelInventory
 from app.core.models.load_probe import LoadProbeResult, probe_load
-
-if TYPE_CHECKING:
-    from app.core.models.registry import InstalledModel, ModelRegistry
 
 MAX_IMPORT_BYTES = 64 * 1024**3
 FREE_SPACE_MARGIN = 512 * 1024**2  # leave the disk usable after the copy
@@ -52,7 +49,7 @@ class ImportRefused(ModelError):
 
 def remove_stale_imports(directory: Path) -> None:
     """Remove temporary folders left by imports whose process no longer exists."""
-    import psutil
+    import psutil  # ~30 ms that only an import needs, not every start-up
 
     try:
         entries = list(directory.iterdir())
@@ -112,7 +109,7 @@ def _check_room(source: Path, size: int, directory: Path, max_bytes: int) -> Non
         )
 
 
-def _refuse_taken_name(registry: ModelRegistry, name: str) -> None:
+def _refuse_taken_name(registry: ModelInventory, name: str) -> None:
     for model in registry.installed():
         if model.path.name == name or model.path.stem == Path(name).stem:
             raise ImportRefused(
@@ -121,7 +118,7 @@ def _refuse_taken_name(registry: ModelRegistry, name: str) -> None:
             )
 
 
-def _refuse_same_bytes(registry: ModelRegistry, digest: str) -> None:
+def _refuse_same_bytes(registry: ModelInventory, digest: str) -> None:
     model = registry.find_by_sha256(digest)
     if model is not None:
         raise ImportRefused(
@@ -131,7 +128,7 @@ def _refuse_same_bytes(registry: ModelRegistry, digest: str) -> None:
 
 
 def import_model(
-    registry: ModelRegistry,
+    registry: ModelInventory,
     source: Path,
     *,
     max_bytes: int = MAX_IMPORT_BYTES,
@@ -191,7 +188,7 @@ def import_model(
     return ImportResult(model=model, sha256=digest, info=info, probe=result)
 
 
-def _record(registry: ModelRegistry, final: Path, digest: str, source: Path) -> None:
+def _record(registry: ModelInventory, final: Path, digest: str, source: Path) -> None:
     """Record the digest seen at import, so a later change to the file is noticed.
 
     Without the record the import is undone: an imported file must always be checkable.

@@ -4,7 +4,8 @@ Each model is identified by its catalog id when the catalog pins its bytes, else
 name without ``.gguf``. Listing is cheap (digests and metadata are cached); ``status`` says
 whether a model can be used and why not; ``resolve`` does the checks that must pass before
 llama.cpp sees a file. Import, families and the active model live in their own modules
-(``importer``, ``versions``) and are reached through the registry.
+(``importer``, ``versions``) and are reached through the registry; they work on the
+``inventory.ModelInventory`` the registry is, so they never import it.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from app.core.models import importer, versions
 from app.core.models.catalog import CatalogEntry, default_entry, entry_by_file, entry_by_sha256
 from app.core.models.digests import DigestCache
 from app.core.models.errors import (
     ModelBlocked,
     ModelDigestMismatch,
+    ModelLoadFailed,
     ModelNotFound,
 )
 from app.core.models.hardware import FitReport, HardwareInfo, detect_hardware, fit
 from app.core.models.inspect import GGUFInfo, quick_check
+from app.core.models.inventory import InstalledModel, Location
 from app.core.models.load_probe import LoadProbeCache, LoadProbeResult
 from app.core.models.metadata import MetadataCache
 from app.core.models.provenance import (
@@ -34,38 +38,12 @@ from app.core.models.provenance import (
     provenance_of,
 )
 from app.core.models.status import ModelStatus, PolicyView, evaluate
-from app.core.models.versions import (
-    DefaultHistory,
-    family_map,
-    is_sha256,
-    read_history,
-    write_history,
-)
 from app.core.paths import AppPaths
-
-if TYPE_CHECKING:
-    from app.core.models.importer import ImportResult
-    from app.core.settings import Settings
+from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Location = Literal["site", "user"]
-
-
-@dataclass(frozen=True)
-class InstalledModel:
-    """A GGUF file found in one of the model directories."""
-
-    id: str
-    path: Path
-    location: Location
-    size: int
-    catalog: CatalogEntry | None
-
-    @property
-    def display_name(self) -> str:
-        """A name for people."""
-        return self.catalog.name if self.catalog else self.path.stem
+__all__ = ["InstalledModel", "ModelCheck", "ModelRegistry", "ResolvedModel"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +136,7 @@ class ModelRegistry:
         for model in self.installed():
             if wanted in (model.id, model.path.name, model.path.stem):
                 return model
-        if is_sha256(wanted.lower()):
+        if versions.is_sha256(wanted.lower()):
             by_digest = self.find_by_sha256(wanted.lower())
             if by_digest is not None:
                 return by_digest
@@ -200,7 +178,7 @@ class ModelRegistry:
 
     def families_by_id(self) -> dict[str, str]:
         """Every installed model's family, by model id; unverified ones are marked so."""
-        return family_map(self)
+        return versions.family_map(self)
 
     def provenance(self, model: InstalledModel, sha256: str | None = None) -> Provenance:
         """What vouches for the file's bytes: the catalog, its import record, or nothing.
@@ -275,8 +253,6 @@ class ModelRegistry:
                 imported file changed since its import.
             ModelLoadFailed: llama.cpp crashed or refused it in the probe.
         """
-        from app.core.models.errors import ModelLoadFailed
-
         model = self.find(model_id)
         quick_check(model.path)
         digest = self.sha256(model)
@@ -305,16 +281,14 @@ class ModelRegistry:
         *,
         max_bytes: int | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> ImportResult:
+    ) -> importer.ImportResult:
         """Copy a GGUF file into the user's directory, checked and atomic (see ``importer``).
 
         Raises:
             ModelError: why the file was refused; nothing is left behind.
         """
-        from app.core.models.importer import MAX_IMPORT_BYTES, import_model
-
-        return import_model(
-            self, source, max_bytes=max_bytes or MAX_IMPORT_BYTES, progress=progress
+        return importer.import_model(
+            self, source, max_bytes=max_bytes or importer.MAX_IMPORT_BYTES, progress=progress
         )
 
     def remove(self, model_id: str) -> InstalledModel:
@@ -348,9 +322,7 @@ class ModelRegistry:
         installed is returned as it is, so loading it says so instead of silently using
         another model; a user's choice that was removed falls back to the default.
         """
-        from app.core.models.versions import active_model_id
-
-        return active_model_id(self, policy, settings)
+        return versions.active_model_id(self, policy, settings)
 
     def set_default(
         self, model_id: str, settings: Settings, policy: Any | None = None
@@ -362,9 +334,7 @@ class ModelRegistry:
             ModelBlocked, ModelFileInvalid, ModelDigestMismatch: its status forbids it.
             SettingLocked: a managed policy pins ``models.default``.
         """
-        from app.core.models.versions import set_default
-
-        return set_default(self, model_id, settings, policy)
+        return versions.set_default(self, model_id, settings, policy)
 
     def restore_previous(self, settings: Settings, policy: Any | None = None) -> InstalledModel:
         """Go back to the model that was active before the last change.
@@ -373,13 +343,11 @@ class ModelRegistry:
             ModelNotFound: there is none, or it is no longer installed.
             SettingLocked: a managed policy pins ``models.default``.
         """
-        from app.core.models.versions import restore_previous
+        return versions.restore_previous(self, settings, policy)
 
-        return restore_previous(self, settings, policy)
-
-    def default_history(self) -> DefaultHistory:
+    def default_history(self) -> versions.DefaultHistory:
         """The active and previous digests as ``models-state.json`` records them."""
-        return read_history(self.paths.config_dir)
+        return versions.read_history(self.paths.config_dir)
 
-    def _write_history(self, history: DefaultHistory) -> None:
-        write_history(self.paths.config_dir, history)
+    def _write_history(self, history: versions.DefaultHistory) -> None:
+        versions.write_history(self.paths.config_dir, history)

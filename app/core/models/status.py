@@ -11,18 +11,16 @@ approved it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from app.core.models.errors import ModelFileInvalid, ModelNotFound
+from app.core.models.inventory import InstalledModel, ModelInventory
 from app.core.models.provenance import (
     UNVERIFIED_HINT,
     Kind,
     mismatch_message,
     unverified_reason,
 )
-
-if TYPE_CHECKING:
-    from app.core.models.registry import InstalledModel, ModelRegistry
 
 State = Literal["ready", "unverified", "blocked", "digest_mismatch", "damaged", "too_large"]
 DEFAULT_CONTEXT = 4096  # EngineSettings.context_length's default
@@ -65,7 +63,7 @@ class ModelStatus:
 
 
 def evaluate(
-    registry: ModelRegistry,
+    registry: ModelInventory,
     model: InstalledModel,
     policy: PolicyView | None,
     context_length: int | None,

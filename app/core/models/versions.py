@@ -23,7 +23,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.models.errors import (
     ModelBlocked,
@@ -33,12 +33,10 @@ from app.core.models.errors import (
     ModelNotFound,
 )
 from app.core.models.inspect import GGUFInfo
+from app.core.models.inventory import InstalledModel, ModelInventory
 from app.core.models.provenance import unverified_family
-from app.core.settings import SettingLocked
-
-if TYPE_CHECKING:
-    from app.core.models.registry import InstalledModel, ModelRegistry
-    from app.core.settings import Settings
+from app.core.models.status import evaluate
+from app.core.settings import SettingLocked, Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ def is_sha256(text: str | None) -> bool:
     return bool(text) and SHA256_RE.match(text or "") is not None
 
 
-def family_map(registry: ModelRegistry) -> dict[str, str]:
+def family_map(registry: ModelInventory) -> dict[str, str]:
     """Every installed model's family, by model id.
 
     A model whose bytes the catalog pins takes the catalog's family. Any other file takes what
@@ -155,7 +153,7 @@ def write_history(config_dir: Path, history: DefaultHistory) -> None:
 # --- the active model -------------------------------------------------------------------
 
 
-def _installed_id(registry: ModelRegistry, value: str) -> str | None:
+def _installed_id(registry: ModelInventory, value: str) -> str | None:
     """The id of the installed model a setting names (digest, id or file name)."""
     digest = value.strip().lower()
     if is_sha256(digest):
@@ -168,7 +166,7 @@ def _installed_id(registry: ModelRegistry, value: str) -> str | None:
 
 
 def active_model_id(
-    registry: ModelRegistry, policy: Any | None, settings: Settings | None
+    registry: ModelInventory, policy: Any | None, settings: Settings | None
 ) -> str | None:
     """See ``ModelRegistry.active_model_id``."""
     if policy is not None and policy.locked("models.default"):
@@ -185,7 +183,7 @@ def active_model_id(
 
 
 def _active_digest(
-    registry: ModelRegistry, policy: Any | None, settings: Settings
+    registry: ModelInventory, policy: Any | None, settings: Settings
 ) -> str | None:
     try:
         model = registry.find(active_model_id(registry, policy, settings))
@@ -195,7 +193,7 @@ def _active_digest(
 
 
 def set_default(
-    registry: ModelRegistry, model_id: str, settings: Settings, policy: Any | None
+    registry: ModelInventory, model_id: str, settings: Settings, policy: Any | None
 ) -> InstalledModel:
     """See ``ModelRegistry.set_default``."""
     state = settings.state("models.default")
@@ -211,7 +209,7 @@ def set_default(
             f"{model.path} is not an installed model.",
             f"Import it first: `enclave models import {model.path}`.",
         )
-    status = registry.status(model, policy)
+    status = evaluate(registry, model, policy, None)
     if not status.usable:
         error = {"blocked": ModelBlocked, "digest_mismatch": ModelDigestMismatch}.get(
             status.state, ModelFileInvalid
@@ -230,7 +228,7 @@ def set_default(
 
 
 def restore_previous(
-    registry: ModelRegistry, settings: Settings, policy: Any | None
+    registry: ModelInventory, settings: Settings, policy: Any | None
 ) -> InstalledModel:
     """See ``ModelRegistry.restore_previous``."""
     history = read_history(registry.paths.config_dir)

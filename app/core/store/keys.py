@@ -127,6 +127,7 @@ def new_kdf() -> KdfParams:
 
 def derive_key(passphrase: str, kdf: KdfParams) -> str:
     """Derive a hex key from a passphrase with Argon2id."""
+    # ~25 ms that only passphrase mode needs, not every start-up.
     from argon2.low_level import Type, hash_secret_raw
 
     raw = hash_secret_raw(

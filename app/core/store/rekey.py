@@ -13,9 +13,10 @@ the new key opens, and a key file and keyring from which ``unlock`` finds that k
 4. Close, and reopen the file in a fresh read-only connection with the new key. If that
    fails, the old key is untouched and still opens the database; the pending entry is
    dropped and the error raised.
-5. Commit (``commit_key``): only now is the old key replaced — the new keyring key is copied
-   to ``history-db-key`` (or the keyring entry removed for passphrase mode), the key file is
-   rewritten with the new key as ``current`` and no ``pending``, and ``.next`` is deleted.
+5. Commit (``key_commit.commit_key``): only now is the old key replaced — the new keyring
+   key is copied to ``history-db-key`` (or the keyring entry removed for passphrase mode), the
+   key file is rewritten with the new key as ``current`` and no ``pending``, and ``.next`` is
+   deleted.
 
 Between steps 3 and 5 the old key is still in ``history-db-key`` (the backup, in effect) and
 the new one in ``.next`` / the key file; ``unlock`` tries both and, if the pending key is the
@@ -30,13 +31,12 @@ from pathlib import Path
 from app.core import secrets
 from app.core.store import database
 from app.core.store.errors import PassphraseRequired, StoreError
+from app.core.store.key_commit import commit_key
 from app.core.store.keys import (
-    KEYRING_NAME,
     KEYRING_NEXT_NAME,
     KeyFile,
     KeyMode,
     KeySpec,
-    check_matches,
     derive_key,
     key_check,
     new_kdf,
@@ -120,24 +120,3 @@ def rekey(
     commit_key(db_path, pending, new_hex, previous=current)
     return target
 
-
-def commit_key(db_path: Path, spec: KeySpec, key_hex: str, *, previous: KeySpec) -> None:
-    """Make a key that already opens the database the current one (rekey step 5).
-
-    Args:
-        db_path: The database file.
-        spec: The new key's description.
-        key_hex: The new key.
-        previous: The key it replaces (its keyring entry is removed when leaving the keyring).
-    """
-    if spec.mode is KeyMode.KEYRING:
-        secrets.set_secret(KEYRING_NAME, key_hex)
-    write_key_file(db_path, KeyFile(current=spec))
-    # Leftover keyring entries no longer open anything; remove them where a keyring exists.
-    with contextlib.suppress(secrets.KeyringUnavailable):
-        secrets.delete_secret(KEYRING_NEXT_NAME)
-        if spec.mode is KeyMode.PASSPHRASE and previous.mode is KeyMode.KEYRING:
-            # Only this database's old key: the entry name is shared by every ENCLAVE_HOME.
-            old = secrets.get_secret(KEYRING_NAME)
-            if old is not None and check_matches(previous, old):
-                secrets.delete_secret(KEYRING_NAME)

@@ -28,6 +28,7 @@ from app.core.store.errors import (
     StoreError,
     WrongKey,
 )
+from app.core.store.key_commit import commit_key
 from app.core.store.keys import (
     KEYRING_NAME,
     KEYRING_NEXT_NAME,
@@ -198,7 +199,5 @@ def _first_run(db_path: Path, passphrase: str | None) -> Unlocked:
 
 def _finish_interrupted_rekey(db_path: Path, key_file: KeyFile, key_hex: str) -> None:
     """A rekey died after the database switched keys: finish its bookkeeping."""
-    from app.core.store.rekey import commit_key
-
     assert key_file.pending is not None  # noqa: S101 - caller checked
     commit_key(db_path, key_file.pending, key_hex, previous=key_file.current)

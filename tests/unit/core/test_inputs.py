@@ -1,4 +1,4 @@
-"""Input is made safe once, at the core: any text, any integer (issue 14)."""
+"""Input is made safe once, at the core: any text, any integer."""
 
 from __future__ import annotations
 

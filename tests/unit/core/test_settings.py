@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 
+from app.core import settings as settings_module
 from app.core.paths import AppPaths
 from app.core.policy import EffectivePolicy, load_policy
+from app.core.policy.schema import POLICY_KEYS
 from app.core.settings import (
     SETTING_KEYS,
     InvalidSettingValue,
+    OffUnless,
     SettingLocked,
     Settings,
     SettingsError,
     UnknownSetting,
+    policy_limits,
 )
 
 
@@ -55,6 +59,27 @@ def test_every_setting_has_a_description_and_a_valid_default(key: str, paths: Ap
     assert spec.description.strip()
     settings = Settings.load(paths, None)
     assert settings.get(key) == spec.default()
+
+
+@pytest.mark.parametrize("key", sorted(k for k in SETTING_KEYS if policy_limits(SETTING_KEYS[k])))
+def test_every_declared_limit_names_a_policy_key_and_fits_its_setting(key: str) -> None:
+    spec = SETTING_KEYS[key]
+    for limit in policy_limits(spec):
+        assert limit.policy_key in POLICY_KEYS
+        if isinstance(limit, OffUnless):
+            spec.section.model_validate({spec.field: limit.off})
+
+
+def test_the_engine_limits_are_declared_on_their_settings() -> None:
+    declared = {
+        key: [limit.policy_key for limit in policy_limits(spec)]
+        for key, spec in SETTING_KEYS.items()
+        if policy_limits(spec)
+    }
+    assert declared == {
+        "engine.context_length": ["engine.max_context"],
+        "engine.gpu_layers": ["engine.gpu_allowed"],
+    }
 
 
 def test_expected_defaults(paths: AppPaths) -> None:
@@ -178,14 +203,44 @@ def test_a_bad_value_is_ignored_but_kept_in_the_file(paths: AppPaths) -> None:
     assert json.loads(user_file(paths).read_text())["ui"]["theme"] == "neon"
 
 
-def test_a_file_from_a_newer_version_is_left_alone(paths: AppPaths) -> None:
+@pytest.mark.parametrize("version", ["9", "0", "true", "\"1\""])
+def test_a_file_of_an_unknown_version_is_left_alone(paths: AppPaths, version: str) -> None:
     paths.config_dir.mkdir(parents=True)
-    user_file(paths).write_text('{"schema_version": 9, "ui": {"theme": "dark"}}')
+    text = f'{{"schema_version": {version}, "ui": {{"theme": "dark"}}}}'
+    user_file(paths).write_text(text)
     settings = Settings.load(paths, None)
     assert settings.get("ui.theme") == "system"
+    assert any("schema_version" in warning for warning in settings.warnings)
     with pytest.raises(SettingsError):
         settings.set("ui.theme", "light")
-    assert json.loads(user_file(paths).read_text())["schema_version"] == 9
+    assert user_file(paths).read_text() == text
+
+
+def test_an_older_file_is_migrated_and_written_back_at_the_current_version(
+    paths: AppPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def appearance_became_ui(document: dict[str, Any]) -> dict[str, Any]:
+        upgraded = dict(document)
+        upgraded["ui"] = upgraded.pop("appearance")
+        return upgraded
+
+    monkeypatch.setattr(settings_module, "SETTINGS_VERSION", 2)
+    monkeypatch.setattr(settings_module, "SETTINGS_MIGRATIONS", {1: appearance_became_ui})
+    paths.config_dir.mkdir(parents=True)
+    user_file(paths).write_text('{"schema_version": 1, "appearance": {"theme": "dark"}}')
+    settings = Settings.load(paths, None)
+    assert settings.get("ui.theme") == "dark"
+    assert settings.warnings == []
+    assert json.loads(user_file(paths).read_text())["schema_version"] == 1  # read, not rewritten
+    settings.set("ui.font_size", 14)
+    written = json.loads(user_file(paths).read_text())
+    assert written == {"schema_version": 2, "ui": {"theme": "dark", "font_size": 14}}
+
+
+def test_a_file_without_a_version_is_read_as_the_current_one(paths: AppPaths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    user_file(paths).write_text('{"ui": {"theme": "dark"}}')
+    assert Settings.load(paths, None).get("ui.theme") == "dark"
 
 
 def test_engine_limits_from_policy(paths: AppPaths) -> None:
@@ -244,3 +299,26 @@ def test_an_administrator_can_pin_the_engine_threads(paths: AppPaths) -> None:
     (paths.policy_root / "managed" / "10.json").unlink()
     free = Settings.load(paths, policy_with(paths, recommended={"engine": {"threads": 3}}))
     assert engine_options(free).threads == 2  # the user's own pin beats a recommendation
+
+
+def test_a_recommended_gpu_ban_holds_the_value_but_keeps_the_users_choice(
+    paths: AppPaths,
+) -> None:
+    policy = policy_with(paths, recommended={"engine": {"gpu_allowed": False}})
+    settings = Settings.load(paths, policy)
+    state = settings.state("engine.gpu_layers")
+    assert (state.value, state.locked, state.level) == (0, False, "managed")
+    settings.set("engine.gpu_layers", 20)
+    assert settings.get("engine.gpu_layers") == 0
+    (paths.policy_root / "recommended" / "10.json").unlink()
+    assert Settings.load(paths, policy_with(paths)).get("engine.gpu_layers") == 20
+
+
+def test_a_capped_value_the_user_chose_returns_when_the_cap_is_lifted(paths: AppPaths) -> None:
+    Settings.load(paths, None).set("engine.context_length", 8192)
+    capped = Settings.load(paths, policy_with(paths, managed={"engine": {"max_context": 2048}}))
+    state = capped.state("engine.context_length")
+    assert (state.value, state.locked, state.level) == (2048, False, "managed")
+    assert state.source.endswith("10.json")
+    (paths.policy_root / "managed" / "10.json").unlink()
+    assert Settings.load(paths, policy_with(paths)).get("engine.context_length") == 8192

@@ -1,4 +1,4 @@
-"""Every setting has bounds a typo cannot cross, on every face (issue 14)."""
+"""Every setting has bounds a typo cannot cross, on every face."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A damaged page anywhere in the history is named as damage, found by the checks, and
-salvaged by recovery — never a raw ``sqlcipher3.DatabaseError`` (issue 14)."""
+salvaged by recovery — never a raw ``sqlcipher3.DatabaseError``."""
 
 from __future__ import annotations
 
