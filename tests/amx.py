@@ -2,7 +2,7 @@
 
 On a CPU with ``amx_int8``, llama.cpp repacks Q4/Q8 weights into its AMX buffer type and the
 first batched decode segfaults in ``ggml_backend_amx_mul_mat``. The app survives that in its
-engine process (issue 13; ``tests/integration/test_engine_process.py`` injects the crash on
+engine process (``tests/integration/test_engine_process.py`` injects the crash on
 every machine). Tests that load llama.cpp *in the pytest process* — the in-process engine's
 own tests, the llama.cpp server the connector tests talk to — turn the extra buffer types off
 on such a CPU, so a whole ``make test`` is not taken down by the upstream bug.

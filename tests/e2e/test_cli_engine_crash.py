@@ -1,4 +1,4 @@
-"""`enclave ask` when the engine process crashes, as a user at a terminal sees it (issue 13)."""
+"""`enclave ask` when the engine process crashes, as a user at a terminal sees it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a tester typed that nobody listed: every input gets a sentence, never a traceback or
-"an unexpected error" (exit 70)"""
+"an unexpected error" (exit 70)."""
 
 from __future__ import annotations
 
