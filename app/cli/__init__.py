@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
-        return 2
+        return ExitCode.USAGE
     try:
         # Every command runs behind the egress guard (open_app narrows it further).
         from app.core.context import guard_process_network
@@ -57,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"enclave: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  → {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         print("\nenclave: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
     except Exception:  # noqa: BLE001 - a user never sees a traceback
         import logging
 
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  → Details are in {default_paths().log_file}; please report them to IT.",
             file=sys.stderr,
         )
-        return 70
+        return ExitCode.UNEXPECTED
 
 
 if __name__ == "__main__":

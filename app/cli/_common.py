@@ -15,15 +15,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def human_size(n: float) -> str:
-    """Bytes as a short human string."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
 def row_id_arg(text: str) -> int:
     """Argparse type for a conversation/message id: a whole number from 1 to 2^63-1."""
     from app.core.inputs import SQLITE_INT_MAX

@@ -21,14 +21,14 @@ from app.core.audit.export import (
     write_export,
 )
 from app.core.audit.identity import signing_key
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 from app.core.paths import default_paths
 
 
 class AuditArgumentError(EnclaveError):
     """A command-line value could not be understood."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 def register(subparsers: Any) -> None:

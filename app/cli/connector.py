@@ -10,14 +10,14 @@ from dataclasses import asdict
 from typing import Any
 
 from app.cli._common import print_json
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 from app.core.policy import EffectivePolicy, current_os_user, load_policy
 
 
 class ConnectorCommandError(EnclaveError):
     """A connector command cannot do what was asked."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 def register(subparsers: Any) -> None:

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli._common import human_size, print_json
+from app.cli._common import print_json
 from app.core.audit import events
 from app.core.context import record_event
 from app.core.errors import EnclaveError
+from app.core.units import human_size
 
 
 def register(sub: Any) -> None:

@@ -385,15 +385,15 @@ class ChatService:
                 prompt_sha256=hashlib.sha256(text.encode()).hexdigest(),
                 outcome={"status": "ok", "reason": "started"},
             )
-        if plan.remote and insecure_http_override(plan.decision.endpoint):
-            # The admin's allow_insecure_http leaves a trail wherever it is actually used.
-            if self.audit is not None:
-                self.audit.record(
-                    events.CONNECTOR_INSECURE_HTTP, conversation_id=conversation_id,
-                    route=route_record,
-                    detail={"base_url": (plan.decision.endpoint or {}).get("base_url", "")},
-                    outcome={"status": "ok", "reason": "allowed by allow_insecure_http"},
-                )
+        # The admin's allow_insecure_http leaves a trail wherever it is actually used.
+        if (self.audit is not None and plan.remote
+                and insecure_http_override(plan.decision.endpoint)):
+            self.audit.record(
+                events.CONNECTOR_INSECURE_HTTP, conversation_id=conversation_id,
+                route=route_record,
+                detail={"base_url": (plan.decision.endpoint or {}).get("base_url", "")},
+                outcome={"status": "ok", "reason": "allowed by allow_insecure_http"},
+            )
         if plan.mapping and self.history is not None:
             self.history.save_redactions(conversation_id, plan.mapping)
         if plan.redactions and self.audit is not None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.audit import events
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 class ExportNotAllowed(EnclaveError):
     """The organization's policy turns exporting off."""
 
-    exit_code = 4
+    exit_code = ExitCode.REFUSED
 
 
 def export_allowed(policy: Any) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 SQLITE_INT_MAX = 2**63 - 1
 """The largest integer SQLite stores; every id, limit and offset fits below it."""
@@ -30,7 +30,7 @@ _NOT_ESCAPED_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # not from surro
 class InvalidInput(EnclaveError):
     """A value given to a command is outside what it accepts."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 def clean_text(text: str) -> str:

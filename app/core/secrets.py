@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 SERVICE = "Enclave"
 
@@ -34,7 +34,7 @@ _TRUSTED_BACKEND_MODULES = (
 class KeyringUnavailable(EnclaveError):
     """No trusted OS keyring can be used right now."""
 
-    exit_code = 4
+    exit_code = ExitCode.STORE  # the history's key is what cannot be reached
 
 
 _lock = threading.Lock()

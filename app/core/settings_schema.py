@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 from app.core.policy import EffectivePolicy
 from app.core.policy.schema import KeySpec, iter_keys
 
@@ -46,7 +46,7 @@ class InvalidSettingValue(SettingsError):
 class SettingLocked(SettingsError):
     """The administrator's policy manages this setting."""
 
-    exit_code = 4
+    exit_code = ExitCode.SETTINGS
 
 
 @dataclass(frozen=True)

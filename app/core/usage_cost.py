@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 _lock = threading.Lock()
 
@@ -23,7 +23,7 @@ _lock = threading.Lock()
 class BudgetExceeded(EnclaveError):
     """This month's budget for paid endpoints is spent."""
 
-    exit_code = 7
+    exit_code = ExitCode.REFUSED
 
 
 def call_cost(endpoint: dict[str, Any] | None, model: str, tokens_in: int, tokens_out: int

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import ExitCode
 from tests.e2e.conftest import Runner
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -23,7 +24,7 @@ def test_ask_survives_an_engine_crash_and_the_next_ask_works(
     r = enclave("ask", "--passphrase-file", str(pw), "--max-tokens", "64", "--temperature", "0",
                 "Write a long story about a lighthouse.",
                 extra_env={"ENCLAVE_ENGINE_FAULT": fault})
-    assert r.returncode == 6, r.stderr
+    assert r.returncode == ExitCode.ENGINE, r.stderr
     assert "Traceback" not in r.stderr and "Fatal Python error" not in r.stderr
     assert words in r.stderr and "answer so far is kept" in r.stderr
     assert "safer settings" in r.stderr

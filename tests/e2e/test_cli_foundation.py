@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import ExitCode
 from tests.e2e.conftest import Runner
 
 pytestmark = pytest.mark.model
@@ -51,7 +52,7 @@ def test_doctor_fails_without_model(enclave: Runner) -> None:
 
 def test_ask_without_model_says_how_to_provision(enclave: Runner) -> None:
     r = enclave("ask", "--no-save", "hello", models=None)
-    assert r.returncode == 5
+    assert r.returncode == ExitCode.MODEL
     assert "provision" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -69,7 +70,7 @@ def test_ask_with_a_bad_model_file(
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(content + b"\0" * 2048)
     r = enclave("ask", "--no-save", "--model", str(bad), "hello")
-    assert r.returncode == 5, r.stderr
+    assert r.returncode == ExitCode.MODEL, r.stderr
     assert expected in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -81,7 +82,7 @@ def test_ask_with_a_truncated_copy_of_the_real_model(
     with open(default_model_file, "rb") as src, open(cut, "wb") as dst:
         dst.write(src.read(default_model_file.stat().st_size // 2))
     r = enclave("ask", "--no-save", "--model", str(cut), "hello")
-    assert r.returncode == 5
+    assert r.returncode == ExitCode.MODEL
     assert "truncated" in r.stderr
 
 
@@ -104,7 +105,7 @@ def test_provision_refuses_wrong_bytes(enclave: Runner, tmp_path: Path) -> None:
     fake = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     fake.write_bytes(b"GGUF" + b"\0" * 5000)
     r = enclave("models", "provision", "--from", str(fake), models=None)
-    assert r.returncode == 5
+    assert r.returncode == ExitCode.MODEL
     assert "sha256" in r.stderr
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import ExitCode
 from tests.e2e.conftest import Runner
 from tests.unit.core.models.conftest import (
     ESCAPE_TEMPLATE,
@@ -80,7 +81,7 @@ def test_import_refuses_bad_files(
     else:
         source.write_bytes(content)
     r = enclave("models", "import", str(source))
-    assert r.returncode == 5, r.stderr
+    assert r.returncode == ExitCode.MODEL, r.stderr
     assert expected in r.stderr and "Traceback" not in r.stderr
     assert user_models(tmp_path) == []
 
@@ -91,7 +92,7 @@ def test_truncated_real_model_is_refused(
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(default_model_file.read_bytes()[: default_model_file.stat().st_size // 2])
     r = enclave("models", "import", str(cut))
-    assert r.returncode == 5 and "truncated" in r.stderr
+    assert r.returncode == ExitCode.MODEL and "truncated" in r.stderr
     assert user_models(tmp_path) == []
 
 
@@ -99,7 +100,7 @@ def test_site_models_cannot_be_removed_user_ones_can(
     enclave: Runner, tmp_path: Path, default_model_file: Path
 ) -> None:
     r = enclave("models", "remove", DEFAULT_ID)
-    assert r.returncode == 5 and "machine-wide" in r.stderr
+    assert r.returncode == ExitCode.MODEL and "machine-wide" in r.stderr
     v2 = renamed_copy(default_model_file, tmp_path / "mine.gguf", REAL_NAME, REAL_NAME[:-1] + b"5")
     assert enclave("models", "import", str(v2)).returncode == 0
     assert enclave("models", "remove", "mine").returncode == 0

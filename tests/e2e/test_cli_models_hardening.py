@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import ExitCode
 from tests.e2e.conftest import Runner
 from tests.unit.core.models._index_server import LoopbackIndex
 
@@ -138,7 +139,7 @@ def test_restricted_mode_downloads_nothing_and_audits_the_destination(
             capture_output=True, text=True, timeout=120, env=env, check=False,
         )
         hits = list(decoy.hits)
-    assert r.returncode == 7, r.stderr
+    assert r.returncode == ExitCode.REFUSED, r.stderr
     assert "restricted mode" in r.stderr and "--from PATH" in r.stderr
     assert "Traceback" not in r.stderr
     assert hits == []

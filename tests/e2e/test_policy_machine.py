@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from app.core.errors import ExitCode
+
 MACHINE_ROOT = Path("/etc/enclave/policies")
 
 pytestmark = pytest.mark.skipif(
@@ -67,10 +69,10 @@ def test_managed_values_are_shown_with_their_file_and_cannot_be_changed(
     assert "/etc/enclave/policies/managed/10-site.json" in text
     assert report["restricted"] is False
     refused = run(tmp_path, root, "settings", "set", "history.retention_days", "5")
-    assert refused.returncode == 4
+    assert refused.returncode == ExitCode.SETTINGS
     assert "managed by your organization" in refused.stderr.lower()
     export = run(tmp_path, root, "history", "export", "1", "--format", "md")
-    assert export.returncode == 4
+    assert export.returncode == ExitCode.REFUSED
     assert "turned off by your organization" in export.stderr
     assert not (mount_point / "managed").exists(), "the host's /etc was not touched"
 

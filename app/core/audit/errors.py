@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import ConfigurationError, EnclaveError
+from app.core.errors import ConfigurationError, EnclaveError, ExitCode
 
 
 class AuditUnavailable(EnclaveError):
@@ -11,7 +11,7 @@ class AuditUnavailable(EnclaveError):
     The caller must not show the answer: the action it describes did not leave a record.
     """
 
-    exit_code = 5
+    exit_code = ExitCode.AUDIT
 
 
 class AuditConfigError(ConfigurationError):
@@ -21,4 +21,4 @@ class AuditConfigError(ConfigurationError):
 class AuditLogMissing(EnclaveError):
     """There is no audit log at the expected place."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 class DocumentsError(EnclaveError):
     """Base of the documents feature's errors."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class DocumentsDisabled(DocumentsError):
     """Policy turns the documents feature off."""
 
-    exit_code = 4
+    exit_code = ExitCode.REFUSED
 
 
 class EmbeddingModelMissing(DocumentsError):
     """The embedding model or its tokenizer is not installed, or its bytes are not approved."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIGURATION
 
 
 class CollectionNotFound(DocumentsError):
@@ -30,7 +30,7 @@ class CollectionNotFound(DocumentsError):
 class DocumentsSchemaNewer(DocumentsError):
     """A newer Enclave wrote the documents tables."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIGURATION
 
 
 class FileRejected(DocumentsError):

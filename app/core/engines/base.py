@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -95,7 +95,7 @@ class EngineError(EnclaveError):
     so far), so a front end can go on in it; ``None`` when nothing was saved.
     """
 
-    exit_code = 6
+    exit_code = ExitCode.ENGINE
     conversation_id: int | None = None
 
 

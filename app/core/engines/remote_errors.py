@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 
 from app.core.engines.base import EngineError
+from app.core.errors import ExitCode
 
 
 class RemoteError(EngineError):
@@ -22,7 +23,7 @@ class RemoteError(EngineError):
 class RemoteConfigError(RemoteError):
     """The endpoint's policy entry or its key cannot be used as it is."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIGURATION
 
 
 class RemoteBlocked(RemoteError):

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 AllowedHosts = Callable[[], set[str]]
 OnBlock = Callable[[str, int | None], None]
@@ -40,7 +40,7 @@ _MAX_RESOLVED = 4096
 class EgressBlocked(EnclaveError, PermissionError):
     """A network connection to a host the policy does not allow was refused."""
 
-    exit_code = 5
+    exit_code = ExitCode.REFUSED
 
     def __init__(self, host: str, port: int | None) -> None:
         where = f"{host}:{port}" if port is not None else host

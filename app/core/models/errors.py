@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 class ModelError(EnclaveError):
     """Base of model errors."""
 
-    exit_code = 5
+    exit_code = ExitCode.MODEL
 
 
 class ModelNotFound(ModelError):

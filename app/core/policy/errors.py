@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 class PolicyError(EnclaveError):
     """A policy file or value is not usable."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class PolicyFileError(PolicyError):

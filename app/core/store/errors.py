@@ -6,19 +6,19 @@ store tells the cases apart (see ``database.py`` and ``keys.py`` for how each is
 
 from __future__ import annotations
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 
 
 class StoreError(EnclaveError):
     """Base of every history-store error."""
 
-    exit_code = 5
+    exit_code = ExitCode.STORE
 
 
 class CipherUnsupported(StoreError):
     """The SQLCipher library is not 4.x or lacks FTS5."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIGURATION
 
 
 class KeyMissing(StoreError):
@@ -48,13 +48,13 @@ class NewerSchema(StoreError):
 class ConversationNotFound(StoreError):
     """No conversation has that id."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class MessageNotFound(StoreError):
     """No message has that id."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class StoreClosed(StoreError):

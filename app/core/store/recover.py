@@ -32,6 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlcipher3 import dbapi2
 
+from app.core.errors import ExitCode
 from app.core.store import database
 from app.core.store.database import Connection
 from app.core.store.errors import StoreError
@@ -59,7 +60,7 @@ _MAX_UNCHECKED_COPY = 4 * 1024**3  # the second pass holds the whole file in mem
 class NothingToRecover(StoreError):
     """Recovery was asked for a database whose every page is sound."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from app.core.errors import ExitCode
 from app.core.models.catalog import CatalogEntry, ModelSource
 from app.core.models.download import (
     DEFAULT_INDEX_URL,
@@ -236,7 +237,7 @@ def test_restricted_mode_refuses_and_runs_nothing(
     with pytest.raises(DownloadRefused, match="restricted mode") as err:
         provision(entry_for(PAYLOAD), tmp_path / "models", policy=restricted_policy,
                   audit=lambda decision, spec: audited.append((decision, spec)))
-    assert err.value.exit_code == 7
+    assert err.value.exit_code == ExitCode.REFUSED
     assert "--from PATH" in err.value.hint
     assert recorder.calls == [] and decoy.hits == []
     [(decision, spec)] = audited
