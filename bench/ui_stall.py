@@ -265,8 +265,7 @@ def main() -> int:
         window.sidebar.search_box.setText(query)
         window._search(query)  # noqa: SLF001 - skip the typing delay
         wait_until(app, lambda: window.sidebar.status.text() not in ("Searching…", ""), 30)
-        wait_until(app, lambda q=query: window.history_worker.latest_search == window._search_seq
-                   and window.sidebar.results.count() >= 0, 30)
+        wait_until(app, lambda: not window.history_lane.active, 30)
         elapsed = time.perf_counter() - t
         worst = max(worst, meter.stop())
         print(f"  search {query!r}: {window.sidebar.results.count()} hits shown in "

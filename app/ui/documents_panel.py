@@ -1,10 +1,10 @@
 """The Documents panel: collections, adding files in the background, attaching to a conversation.
 
-Every index operation (opening the encrypted index, listing, removing) runs on a
-``DocumentsWorker`` in its own QThread; ingestion runs in ``IngestJob``'s thread, watched by
-that worker. The ingest thread only stores its latest ``Progress`` in a locked box; the panel
-polls the box with a QTimer, so no widget is ever touched off the GUI thread and the window
-stays responsive however slow the embedding is.
+Every index operation (opening the encrypted index, listing, removing) is a job on the
+panel's ``BackgroundLane``; ingestion runs in ``IngestJob``'s thread, watched by that job.
+Progress comes back to the GUI thread as ``Progress`` objects on a queued signal, so no widget
+is ever touched off the GUI thread and the window stays responsive however slow the embedding
+is.
 
 Which collections are attached is the panel's state: ``attachments_changed`` tells the window
 (the chat worker passes them to ``ChatService.send``), and ``DocumentsBar`` — the control
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,19 +37,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.errors import EnclaveError
+from app.ui.background import BackgroundLane
 from app.ui.documents_worker import (
-    DocumentsWorker,
+    DocumentsJobs,
     documents_allowed,
     progress_text,
     report_text,
 )
 from app.ui.theme import LOCK_TOOLTIP
-from app.ui.workers import start_worker_thread, stop_worker_thread
 
-POLL_MS = 100  # progress bar refresh while ingesting
 ROLE = Qt.ItemDataRole.UserRole
 if TYPE_CHECKING:  # numpy and onnxruntime load when documents are first used
-    from app.core.docs import Collection, FileRecord, IngestReport
+    from app.core.docs import Collection, FileRecord, IngestReport, Progress
 
     Listing = list[tuple[Collection, list[FileRecord]]]
 
@@ -60,9 +60,6 @@ class DocumentsPanel(QWidget):
     attachments_changed = Signal(list, bool)  # attached names, any of them local-only
     listing_changed = Signal()
     ingest_done = Signal(object)  # IngestReport (after the panel has shown it)
-    request_refresh = Signal()
-    request_remove = Signal(str, str)
-    request_ingest = Signal(object, str, bool)
 
     def __init__(self, app: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,11 +72,8 @@ class DocumentsPanel(QWidget):
         self.listing: Listing | None = None  # None until the first listing arrives
         self.attached: list[str] = []
         self.ingesting = False
-        self.worker: DocumentsWorker | None = None
-        self._thread: QThread | None = None
-        self.poll = QTimer(self)
-        self.poll.setInterval(POLL_MS)
-        self.poll.timeout.connect(self._poll_progress)
+        self.worker: DocumentsJobs | None = None
+        self._lane: BackgroundLane | None = None
         self._build()
 
     # --- layout ---------------------------------------------------------------------------
@@ -170,39 +164,25 @@ class DocumentsPanel(QWidget):
             b.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.progress.setVisible(running)
-        if running:
-            self.poll.start()
-        else:
-            self.poll.stop()
 
     # --- the worker -----------------------------------------------------------------------
 
-    def _ensure_worker(self) -> DocumentsWorker:
+    def _ensure_worker(self) -> DocumentsJobs:
         if self.worker is None:
-            w = DocumentsWorker(self.app.chat.documents)
-            self.worker = w
-            self._thread = start_worker_thread(w, "enclave-documents")
-            self.request_refresh.connect(w.refresh)
-            self.request_remove.connect(w.remove)
-            self.request_ingest.connect(w.ingest)
-            q = Qt.ConnectionType.QueuedConnection
-            w.listed.connect(self._on_listed, q)
-            w.ingest_finished.connect(self._on_ingest_finished, q)
-            w.failed.connect(self._on_failed, q)
+            self._lane = BackgroundLane("enclave-documents", self)
+            self.worker = DocumentsJobs(self.app.chat.documents, self._lane, self._show_failure)
         return self.worker
 
     def shutdown(self) -> None:
-        """Cancel any ingestion and stop the worker thread (the window is closing)."""
-        self.poll.stop()
+        """Cancel any ingestion and wait for the lane (the window is closing)."""
         self.hide()
-        if self.worker is not None and self._thread is not None:
+        if self.worker is not None and self._lane is not None:
             self.worker.cancel_ingest()
-            stop_worker_thread(self._thread)
-            self._thread = None
+            self._lane.shutdown()
 
-    def threads(self) -> list[QThread]:
-        """The panel's worker thread, once started."""
-        return [self._thread] if self._thread is not None else []
+    def lanes(self) -> list[BackgroundLane]:
+        """The panel's lane, once started (no thread runs before the panel is used)."""
+        return [self._lane] if self._lane is not None else []
 
     # --- actions --------------------------------------------------------------------------
 
@@ -217,8 +197,7 @@ class DocumentsPanel(QWidget):
     def refresh(self) -> None:
         """Ask for the collections again."""
         if self.allowed:
-            self._ensure_worker()
-            self.request_refresh.emit()
+            self._ensure_worker().refresh(self._on_listed)
 
     def choose(self, kind: str) -> None:
         """Pick files or a folder, then add them to the collection named in the panel."""
@@ -246,7 +225,6 @@ class DocumentsPanel(QWidget):
             return
         worker = self._ensure_worker()
         worker.reset_cancel()
-        worker.progress.take()
         self.error.hide()
         self.skipped.clear()
         self.skipped.hide()
@@ -254,7 +232,8 @@ class DocumentsPanel(QWidget):
         self.status.setText(f"Preparing to add {len(paths)} item(s) to “{collection}”…")
         self.progress.setRange(0, 0)  # busy until the first progress arrives
         self._set_ingesting(True)
-        self.request_ingest.emit(list(paths), collection, local_only)
+        worker.ingest(list(paths), collection, local_only, on_progress=self._show_progress,
+                      on_done=self._on_ingest_finished)
 
     def cancel(self) -> None:
         """Stop the running ingestion; files already added stay."""
@@ -279,8 +258,7 @@ class DocumentsPanel(QWidget):
 
     def remove(self, collection: str, path: str = "") -> None:
         """Remove a file (``path``) or a whole collection (no path), without asking."""
-        self._ensure_worker()
-        self.request_remove.emit(collection, path)
+        self._ensure_worker().remove(collection, path, self._on_listed)
 
     # --- attaching ------------------------------------------------------------------------
 
@@ -313,7 +291,6 @@ class DocumentsPanel(QWidget):
 
     # --- worker results -------------------------------------------------------------------
 
-    @Slot(object)
     def _on_listed(self, listing: Listing) -> None:
         self.listing = listing
         self._fill_tree()
@@ -347,12 +324,9 @@ class DocumentsPanel(QWidget):
             self.tree.addTopLevelItem(top)
         self.tree.blockSignals(False)
 
-    def _poll_progress(self) -> None:
-        if self.worker is None:
-            return
-        p = self.worker.progress.take()
-        if p is None:
-            return
+    def _show_progress(self, p: Progress) -> None:
+        if not self.ingesting:
+            return  # a late report after the end or a failure
         self.progress.setRange(0, max(1, p.files_total))
         self.progress.setValue(p.files_done)
         self.progress.setFormat(f"{p.files_done}/{p.files_total}")
@@ -360,9 +334,7 @@ class DocumentsPanel(QWidget):
             self.status.setText(progress_text(p)
                                 + (f" · {os.path.basename(p.current)}" if p.current else ""))
 
-    @Slot(object)
     def _on_ingest_finished(self, report: IngestReport) -> None:
-        self._poll_progress()
         self._set_ingesting(False)
         self.status.setText(report_text(report))
         skipped = report.having("skipped")
@@ -372,8 +344,11 @@ class DocumentsPanel(QWidget):
         self.skipped.setVisible(bool(skipped))
         self.skipped_label.setVisible(bool(skipped))
         self.ingest_done.emit(report)
+        self.refresh()
 
-    @Slot(str, str)
+    def _show_failure(self, error: EnclaveError) -> None:
+        self._on_failed(error.message, error.hint)
+
     def _on_failed(self, message: str, hint: str) -> None:
         if self.ingesting:
             self._set_ingesting(False)

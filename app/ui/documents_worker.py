@@ -1,16 +1,17 @@
 """Documents work off the GUI thread: listing, removing, and ingesting with progress.
 
-The ingest thread never touches Qt: it drops progress into a ``ProgressBox`` that the panel
-polls on a timer; everything else comes back through queued signals.
+Each request is a job on the panel's ``BackgroundLane``: listings, reports, progress and typed
+errors come back to the GUI thread as Python objects (see ``app.ui.background``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from app.ui.background import BackgroundLane, ErrorHandler
 
 if TYPE_CHECKING:  # numpy and onnxruntime load when documents are first used
     from app.core.docs import FileRecord, IngestJob, IngestReport, Progress
@@ -51,36 +52,22 @@ def report_text(report: IngestReport) -> str:
     return f"Done: {done} to “{report.collection}” in {_duration(report.elapsed_s)}."
 
 
-class ProgressBox:
-    """The latest ``Progress``, written by the ingest thread and read by the GUI's timer."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._latest: Progress | None = None
-
-    def put(self, progress: Progress) -> None:
-        """Called on the ingest thread."""
-        with self._lock:
-            self._latest = progress
-
-    def take(self) -> Progress | None:
-        """Called on the GUI thread: the newest progress since the last take, if any."""
-        with self._lock:
-            latest, self._latest = self._latest, None
-            return latest
+Listing = list[tuple[Any, list["FileRecord"]]]  # (Collection, its files), as shown
 
 
-class DocumentsWorker(QObject):
-    """Index work off the GUI thread; results come back as queued signals."""
+class DocumentsJobs:
+    """Index work on the documents lane: list, remove, ingest (with progress and Cancel).
 
-    listed = Signal(object)  # Listing
-    ingest_finished = Signal(object)  # IngestReport
-    failed = Signal(str, str)  # message, hint
+    Args:
+        documents: The core's documents service (opens the index and the embedder).
+        lane: The panel's lane.
+        on_error: Shows a failed job's error (GUI thread).
+    """
 
-    def __init__(self, documents: Any) -> None:
-        super().__init__()
+    def __init__(self, documents: Any, lane: BackgroundLane, on_error: ErrorHandler) -> None:
         self.documents = documents
-        self.progress = ProgressBox()
+        self.lane = lane
+        self.on_error = on_error
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._job: IngestJob | None = None
@@ -96,57 +83,54 @@ class DocumentsWorker(QObject):
             if self._job is not None:
                 self._job.cancel()
 
-    @Slot()
-    def refresh(self) -> None:
-        """List collections with their files."""
-        self._guard(self._list)
-
-    def _list(self) -> None:
+    def _listing(self) -> Listing:
         index = self.documents.index()
         files: dict[str, list[FileRecord]] = {}
         for record in index.files():
             files.setdefault(record.collection, []).append(record)
-        self.listed.emit([(c, files.get(c.name, [])) for c in index.collections()])
+        return [(c, files.get(c.name, [])) for c in index.collections()]
 
-    @Slot(str, str)
-    def remove(self, collection: str, path: str) -> None:
+    def refresh(self, on_done: Callable[[Listing], None]) -> None:
+        """List collections with their files."""
+        self.lane.run(self._listing, on_done=on_done, on_error=self.on_error,
+                      what="The documents index")
+
+    def remove(self, collection: str, path: str, on_done: Callable[[Listing], None]) -> None:
         """Remove one file (``path``) or, with an empty path, the whole collection."""
-        def work() -> None:
+        def work() -> Listing:
             index = self.documents.index()
             if path:
                 index.remove_file(path, collection)
             else:
                 index.remove_collection(collection)
-            self._list()
+            return self._listing()
 
-        self._guard(work)
+        self.lane.run(work, on_done=on_done, on_error=self.on_error,
+                      what="The documents index")
 
-    @Slot(object, str, bool)
-    def ingest(self, paths: list[Path], collection: str, local_only: bool) -> None:
-        """Add files and folders to a collection; blocks this thread, never the GUI's."""
-        def work() -> None:
+    def ingest(self, paths: list[Path], collection: str, local_only: bool, *,
+               on_progress: Callable[[Progress], None],
+               on_done: Callable[[IngestReport], None]) -> None:
+        """Add files and folders to a collection; blocks the lane's thread, never the GUI's."""
+        def work(report: Callable[[Progress], None]) -> IngestReport:
             try:
                 index = self.documents.index()
                 embedder = self.documents.embedder()
                 from app.core.docs import IngestJob
 
                 job = IngestJob(index, embedder, paths, collection, local_only=local_only,
-                                on_progress=self.progress.put)
+                                on_progress=report)
                 with self._lock:
                     self._job = job
                     if self._cancel.is_set():
                         job.cancel()  # cancelled while the index or the model was opening
                 job.start()
-                report = job.wait()
+                ended = job.wait()  # no timeout: None only if the thread outlived the join
+                assert ended is not None
+                return ended
             finally:
                 with self._lock:
                     self._job = None
-            self.ingest_finished.emit(report)
-            self._list()
 
-        self._guard(work)
-
-    def _guard(self, work: Any) -> None:
-        from app.ui.workers import run_guarded
-
-        run_guarded(work, self.failed, "The documents index")
+        self.lane.run(work, on_done=on_done, on_error=self.on_error, on_progress=on_progress,
+                      what="The documents index")

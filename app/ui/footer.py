@@ -6,6 +6,8 @@ import os
 
 import psutil
 
+from app.core.units import human_size
+
 _PROCESS = psutil.Process(os.getpid())
 
 
@@ -32,16 +34,6 @@ def footer_for(
         else:
             parts.append("incomplete")
     return " · ".join(parts)
-
-
-def human_size(size: int) -> str:
-    """``101 MB``, ``4.1 GB``."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if value >= 10 or unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover
 
 
 def memory_text() -> str:

@@ -1,7 +1,8 @@
 """The main window: sidebar, conversation, composer, model picker, route, banners, status.
 
 It draws and forwards: every decision (what may load, what a turn does, what may be exported)
-is made in ``app.core``. Work that can take time runs in two worker threads (chat, history).
+is made in ``app.core``. Work that can take time runs on two background lanes (chat, history;
+see ``app.ui.background``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMenuBar,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -33,43 +33,30 @@ from PySide6.QtWidgets import (
 from app.core.chat import TurnResult
 from app.core.context import AppContext, engine_options, generation_params
 from app.core.engines.base import EngineInfo
+from app.core.errors import EnclaveError
+from app.core.models.errors import ModelNotFound
+from app.core.units import human_size
+from app.ui.background import BackgroundLane
 from app.ui.banners import ClassificationBanner, available_routes, banner_spec, route_text
 from app.ui.chat_view import ChatView, ShownMessage
 from app.ui.citations import SourcesBar
 from app.ui.composer import Composer
 from app.ui.documents_panel import DocumentsBar, DocumentsPanel
-from app.ui.export import FORMATS, export_allowed
-from app.ui.footer import footer_for, human_size, memory_text
+from app.ui.export import export_allowed
+from app.ui.footer import footer_for, memory_text
 from app.ui.pages import NoModelPage
 from app.ui.sidebar import Sidebar
-from app.ui.theme import LOCK_TOOLTIP, apply_theme
-from app.ui.window_actions import WindowActions
-from app.ui.workers import (
-    ChatWorker,
-    HistoryWorker,
-    ModelChoice,
-    TokenBuffer,
-    start_worker_thread,
-    stop_worker_thread,
-)
+from app.ui.theme import apply_theme
+from app.ui.window_actions import WindowMenus
+from app.ui.workers import ChatJobs, HistoryJobs, ModelChoice, TokenBuffer
 
 RETENTION_INTERVAL_MS = 24 * 3600 * 1000
 FLUSH_MS = 33  # ~30 Hz: smooth to the eye, cheap for the GUI thread
-ERROR_NOT_INSTALLED = "ModelNotFound"
 
 
-class MainWindow(WindowActions, QMainWindow):
+class MainWindow(QMainWindow):
     """One window, one conversation at a time."""
 
-    request_load = Signal(object)
-    request_models = Signal()
-    request_send = Signal(str, object, object)  # text, conversation id, parent id
-    request_regenerate = Signal(int, int)
-    request_list = Signal()
-    request_search = Signal(int, str)
-    request_open = Signal(int, object)
-    request_modify = Signal(str, int, object)
-    request_export = Signal(int, str, str)
     answer_finished = Signal(object)  # TurnResult, emitted on the GUI thread
     conversation_shown = Signal(int)
     first_token_painted = Signal(float)  # seconds from the engine's token to the paint
@@ -87,28 +74,24 @@ class MainWindow(WindowActions, QMainWindow):
         self.loading = False
         self.edit_index: int | None = None
         self.models: list[ModelChoice] = []
-        self._search_seq = 0
         self._first_pending = False
 
         self.buffer = TokenBuffer()
-        self.worker = ChatWorker(app.chat, self.buffer, app.policy)
-        self._thread: QThread = start_worker_thread(self.worker, "enclave-chat")
-        self.history_worker = HistoryWorker(app.history, app.chat, app)
-        self._history_thread = start_worker_thread(self.history_worker, "enclave-history")
-        self._wire_workers()
+        self.chat_lane = BackgroundLane("enclave-chat", self)
+        self.worker = ChatJobs(app.chat, self.buffer, app.policy, self.chat_lane)
+        self.worker.confirmations.asked.connect(self._confirm_send)
+        self.history_lane = BackgroundLane("enclave-history", self)
+        self.history_jobs = HistoryJobs(app.history, app.chat, app, self.history_lane,
+                                        on_error=self.show_failure)
 
         self.dark = apply_theme(str(app.settings.get("ui.theme")),
                                 int(app.settings.get("ui.font_size")))
         self._build()
-        self._build_menus()
+        self.menus = WindowMenus(self)
         self.view.dark = self.dark
         self.flush_timer = QTimer(self)
         self.flush_timer.setInterval(FLUSH_MS)
         self.flush_timer.timeout.connect(self._flush)
-        self.load_timer = QTimer(self)
-        self.load_timer.setInterval(100)
-        self.load_timer.timeout.connect(
-            lambda: self.progress.setValue(int(self.worker.load_fraction * 100)))
         self.memory_timer = QTimer(self)
         self.memory_timer.setInterval(2000)
         self.memory_timer.timeout.connect(lambda: self.status_memory.setText(memory_text()))
@@ -117,42 +100,14 @@ class MainWindow(WindowActions, QMainWindow):
         self.retention_timer = QTimer(self)
         self.retention_timer.setInterval(RETENTION_INTERVAL_MS)
         self.retention_timer.timeout.connect(
-            lambda: self.request_modify.emit("retention", 0, None))
+            lambda: self.history_jobs.apply_retention(self._on_conversations))
         self.retention_timer.start()
 
         QShortcut(QKeySequence("Escape"), self, self._escape)
         self._name_helper_buttons()
-        self.request_models.emit()
+        self.worker.list_models(self._on_models_listed)
         self.load_model(app.settings.get("models.default"))
-        self.request_list.emit()
-
-    def _wire_workers(self) -> None:
-        w, h = self.worker, self.history_worker
-        self.request_load.connect(w.load_model)
-        self.request_models.connect(w.list_models)
-        self.request_send.connect(w.send)
-        self.request_regenerate.connect(w.regenerate)
-        self.request_list.connect(h.list_conversations)
-        self.request_search.connect(h.search)
-        self.request_open.connect(h.load_conversation)
-        self.request_modify.connect(h.modify)
-        self.request_export.connect(h.export)
-        # Explicitly queued: these run on the GUI thread whatever thread emits them.
-        q = Qt.ConnectionType.QueuedConnection
-        w.model_loaded.connect(self._on_model_loaded, q)
-        w.models_listed.connect(self._on_models_listed, q)
-        w.load_failed.connect(self._on_load_failed, q)
-        w.turn_finished.connect(self._on_turn_finished, q)
-        w.first_token.connect(self._flush, q)
-        w.failed_in.connect(self._continue_in, q)
-        w.failed.connect(self._on_failed, q)
-        w.confirm_requested.connect(self._confirm_send, q)
-        h.conversations_listed.connect(self._on_conversations, q)
-        h.search_done.connect(self._on_search_done, q)
-        h.conversation_loaded.connect(self._on_conversation_loaded, q)
-        h.exported.connect(lambda path: self.show_notice(f"Exported to {path}."), q)
-        h.pdf_ready.connect(self._print_pdf, q)
-        h.failed.connect(self.show_error, q)
+        self.refresh_conversations()
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -162,9 +117,11 @@ class MainWindow(WindowActions, QMainWindow):
         self.sidebar.open_conversation.connect(self.open_conversation)
         self.sidebar.search_requested.connect(self._search)
         self.sidebar.rename_requested.connect(self._rename)
-        self.sidebar.pin_requested.connect(lambda cid, p: self.request_modify.emit("pin", cid, p))
+        self.sidebar.pin_requested.connect(
+            lambda cid, p: self.history_jobs.pin(cid, p, self._on_conversations))
         self.sidebar.delete_requested.connect(self._delete)
-        self.sidebar.export_requested.connect(self.export_conversation)
+        self.sidebar.export_requested.connect(
+            lambda cid, fmt: self.menus.export_conversation(cid, fmt))
         self.sidebar.export_allowed = export_allowed(self.app.policy)
         if self.app.history is None:
             self.sidebar.setEnabled(False)
@@ -229,10 +186,10 @@ class MainWindow(WindowActions, QMainWindow):
 
         self.stack = QStackedWidget(self)
         self.view = ChatView(self)
-        self.view.link_requested.connect(self._confirm_link)
-        self.view.action_requested.connect(self._message_action)
+        self.view.link_requested.connect(lambda url: self.menus.confirm_link(url))
+        self.view.action_requested.connect(lambda verb, i: self.menus.message_action(verb, i))
         self.no_model_page = NoModelPage(self)
-        self.no_model_page.choose_file.connect(self._choose_model_file)
+        self.no_model_page.choose_file.connect(lambda: self.menus.choose_model_file())
         self.no_model_page.check_again.connect(lambda: self.load_model(None))
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.no_model_page)
@@ -317,89 +274,6 @@ class MainWindow(WindowActions, QMainWindow):
                 button.setAccessibleName(button.toolTip() or "Clear" if isinstance(
                     button.parent(), QLineEdit) else button.toolTip() or "More")
 
-    def about_text(self) -> str:
-        """Version and where things are, for the About box (and support calls)."""
-        from app import __version__
-
-        info = self.engine_info
-        model = f"{info.model_id} on {info.device}" if info else "no model loaded"
-        policy = self.app.policy
-        mode = "restricted mode" if policy.restricted else "policy in force"
-        return (
-            f"<h3>Enclave {__version__}</h3>"
-            "<p>A private assistant: your words stay on this machine unless your "
-            "organization's policy allows a route and you choose it.</p>"
-            f"<p>Model: {model}<br>Data: {self.app.paths.data_dir}<br>"
-            f"Policy: {mode} (sha256 {policy.sha256[:16]}…)</p>"
-        )
-
-    def open_about(self) -> None:
-        """Show the About box."""
-        QMessageBox.about(self, "About Enclave", self.about_text())
-
-    def open_usage(self) -> None:
-        """Show usage charts and drift signals (computed off the GUI thread)."""
-        from app.core.observe import usage_report
-        from app.ui.usage_view import UsageView
-
-        self._usage = UsageView(lambda: usage_report(self.app.paths), self)
-        self._usage.setWindowFlag(Qt.WindowType.Window)
-        self._usage.setWindowTitle("Enclave — Usage")
-        self._usage.resize(900, 640)
-        self._usage.show()
-
-    def _build_menus(self) -> None:
-        bar = QMenuBar(self)
-        top = QWidget(self)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.setSpacing(0)
-        spec = banner_spec(self.app.policy)
-        if spec is not None:
-            top_layout.addWidget(ClassificationBanner(spec, "top", top))
-        top_layout.addWidget(bar)
-        self.setMenuWidget(top)
-
-        def action(menu: Any, text: str, slot: Any, shortcut: str | None = None) -> QAction:
-            act: QAction = menu.addAction(text)
-            act.triggered.connect(slot)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            self.addAction(act)  # shortcuts work even when the menu bar is hidden
-            return act
-
-        file_menu = bar.addMenu("&File")
-        action(file_menu, "New chat", self.new_chat, "Ctrl+N")
-        export = file_menu.addMenu("Export conversation")
-        self.export_actions: list[QAction] = []
-        for fmt, label in FORMATS.items():
-            act = action(export, label.split(" (")[0] + "…",
-                         lambda _=False, f=fmt: self._export_current(f))
-            self.export_actions.append(act)
-        allowed = export_allowed(self.app.policy)
-        export.setToolTipsVisible(True)
-        for act in self.export_actions:
-            act.setEnabled(allowed)
-            act.setToolTip("" if allowed else LOCK_TOOLTIP)
-        self.export_menu = export
-        file_menu.addSeparator()
-        action(file_menu, "Quit", self.close, "Ctrl+Q")
-        edit = bar.addMenu("&Edit")
-        self.copy_action = action(edit, "Copy last answer", self.copy_last_answer,
-                                  "Ctrl+Shift+C")
-        action(edit, "Regenerate last answer", self.regenerate_last, "Ctrl+R")
-        action(edit, "Edit last message", self.edit_last, "Ctrl+E")
-        action(edit, "Search history", self.sidebar.focus_search, "Ctrl+F")
-        tools = bar.addMenu("&Tools")
-        action(tools, "Settings…", self.open_settings, "Ctrl+,")
-        action(tools, "View policy…", self.open_policy)
-        action(tools, "Usage…", self.open_usage)
-        self.documents_action = action(tools, "Documents…", self.documents.open)  # issue 9
-        self.docs_bar.bind_action(self.documents_action)
-        help_menu = bar.addMenu("&Help")
-        action(help_menu, "About Enclave…", self.open_about)
-
     # --- turns ----------------------------------------------------------------------------
 
     def send(self, text: str) -> None:
@@ -422,7 +296,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.composer.clear()
         self.view.add_user_message(text, None, parent_id)
         self._start_answer()
-        self.request_send.emit(text, self.conversation_id, parent_id)
+        self.worker.send(text, self.conversation_id, parent_id, on_done=self._on_turn_finished,
+                         on_error=self._on_failed, on_first_token=self._first_token)
 
     def regenerate(self, index: int) -> None:
         """Answer the user message before the answer at ``index`` again."""
@@ -435,7 +310,9 @@ class MainWindow(WindowActions, QMainWindow):
             return
         self.view.truncate(index)
         self._start_answer()
-        self.request_regenerate.emit(self.conversation_id, user.message_id)
+        self.worker.regenerate(self.conversation_id, user.message_id,
+                               on_done=self._on_turn_finished, on_error=self._on_failed,
+                               on_first_token=self._first_token)
 
     def regenerate_last(self) -> None:
         """Ctrl+R."""
@@ -511,6 +388,10 @@ class MainWindow(WindowActions, QMainWindow):
         self.banner.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
         self.banner.show()
 
+    def show_failure(self, error: EnclaveError) -> None:
+        """Show a failed job's error (what happened, what to do next)."""
+        self.show_error(error.message, error.hint)
+
     def show_notice(self, text: str) -> None:
         """A short, non-alarming message (copied, exported)."""
         self.notice.setText(text)
@@ -525,10 +406,10 @@ class MainWindow(WindowActions, QMainWindow):
         self.progress.setValue(0)
         self.progress.show()
         self.model_label.setText("Loading model…")
-        self.load_timer.start()
-        self.request_load.emit(model_id)
+        self.worker.load_model(None if model_id is None else str(model_id),
+                               on_done=self._on_model_loaded, on_error=self._on_load_failed,
+                               on_progress=self.progress.setValue)
 
-    @Slot(object)
     def _on_model_loaded(self, info: EngineInfo) -> None:
         self.engine_info = info
         self.loading = False
@@ -536,7 +417,6 @@ class MainWindow(WindowActions, QMainWindow):
         self.status_model.setText(f"Model: {info.model_id}")
         self._show_engine_status(info, info.extra.get("threads_state", ""))
         self._show_route(info.route, "local" if info.route == "local" else "external")
-        self.load_timer.stop()
         self.progress.hide()
         self.stack.setCurrentWidget(self.view)
         self.banner.hide()
@@ -544,7 +424,6 @@ class MainWindow(WindowActions, QMainWindow):
         self._set_busy(False)
         self.composer.setFocus()
 
-    @Slot(object)
     def _on_models_listed(self, models: list[ModelChoice]) -> None:
         self.models = models
         self.model_picker.clear()
@@ -569,16 +448,19 @@ class MainWindow(WindowActions, QMainWindow):
         if self.engine_info is None or model_id != self.engine_info.model_id:
             self.load_model(model_id)
 
-    @Slot(str, str)
-    def _on_load_failed(self, message: str, hint: str) -> None:
+    def _on_load_failed(self, error: EnclaveError) -> None:
         self.loading = False
-        self.load_timer.stop()
         self.progress.hide()
-        self.show_error(message, hint)
-        if "not installed" in message and self.engine_info is None:
+        self.show_failure(error)
+        if self.app.chat.engine is None:  # the failed load may have closed the old model
+            self.engine_info = None
+        if isinstance(error, ModelNotFound) and self.engine_info is None:
             self.stack.setCurrentWidget(self.no_model_page)
         self.model_label.setText("" if self.engine_info else "No model")
         self._set_busy(False)
+
+    def _first_token(self, _: object) -> None:
+        self._flush()
 
     def _flush(self) -> None:
         text = self.buffer.drain()
@@ -589,7 +471,6 @@ class MainWindow(WindowActions, QMainWindow):
             if produced is not None:
                 self.first_token_painted.emit(time.perf_counter() - produced)
 
-    @Slot(object)
     def _on_turn_finished(self, result: TurnResult) -> None:
         self.flush_timer.stop()
         self._flush()
@@ -607,24 +488,21 @@ class MainWindow(WindowActions, QMainWindow):
             self._show_engine_status(engine.info, c.engine_state)
         self._set_busy(False)
         if new or self.app.history is not None:
-            self.request_list.emit()
+            self.refresh_conversations()
         self.answer_finished.emit(result)
 
-    @Slot(int)
-    def _continue_in(self, conversation_id: int) -> None:
-        """A failed turn was saved: the next message goes on in the same conversation."""
-        self.conversation_id = conversation_id
-
-    @Slot(str, str)
-    def _on_failed(self, message: str, hint: str) -> None:
+    def _on_failed(self, error: EnclaveError) -> None:
+        conversation = getattr(error, "conversation_id", None)
+        if conversation is not None:  # saved with its answer so far: stay in it
+            self.conversation_id = conversation
         self.flush_timer.stop()
         self._flush()
         if self.view.streaming():
             self.view.end_answer(self.view.answer_text(), "incomplete (error)", complete=False)
-        self.show_error(message, hint)
+        self.show_failure(error)
         self._set_busy(False)
         if self.app.history is not None:
-            self.request_list.emit()
+            self.refresh_conversations()
 
     def _show_engine_status(self, info: EngineInfo, threads: str) -> None:
         """Device, what the thread controller does, and any safe fallback after a crash."""
@@ -641,7 +519,8 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _set_busy(self, busy: bool, loading: bool = False) -> None:
         self.busy = busy
-        self.send_button.setEnabled(not busy)
+        # No model, nothing to send to: the banner or the no-model page says what to do.
+        self.send_button.setEnabled(not busy and self.engine_info is not None)
         self.stop_button.setEnabled(busy and not loading)
         self.model_picker.setEnabled(not busy)
 
@@ -659,7 +538,6 @@ class MainWindow(WindowActions, QMainWindow):
         else:
             self._route_picked(self.route_picker.currentIndex())
 
-    @Slot(str, str)
     def _confirm_send(self, outgoing: str, route: str) -> None:
         box = QMessageBox(self)
         box.setWindowTitle("Send outside this machine?")
@@ -670,7 +548,7 @@ class MainWindow(WindowActions, QMainWindow):
         box.setDetailedText(outgoing)
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         box.setDefaultButton(QMessageBox.StandardButton.No)
-        self.worker.answer_confirmation(box.exec() == QMessageBox.StandardButton.Yes)
+        self.worker.confirmations.answer(box.exec() == QMessageBox.StandardButton.Yes)
 
     def _show_route(self, route: str, classification: str) -> None:
         text, tip, colour = route_text(route, classification)
@@ -685,14 +563,19 @@ class MainWindow(WindowActions, QMainWindow):
 
     # --- history --------------------------------------------------------------------------
 
+    def refresh_conversations(self) -> None:
+        """List the conversations again (after a turn, or when the history changed)."""
+        self.history_jobs.list_conversations(self._on_conversations)
+
     def open_conversation(self, conversation_id: int, focus_message_id: Any = None) -> None:
         """Show a stored conversation (loaded by the history worker)."""
         if self.busy and not self.loading:
             self.show_notice("Wait for the answer to finish (or press Esc) first.")
             return
-        self.request_open.emit(conversation_id, focus_message_id)
+        self.history_jobs.load_conversation(
+            conversation_id, None if focus_message_id is None else int(focus_message_id),
+            self._on_conversation_loaded)
 
-    @Slot(int, object, object)
     def _on_conversation_loaded(self, cid: int, branch: list[Any], focus: Any) -> None:
         if self.busy and not self.loading:
             return
@@ -715,18 +598,16 @@ class MainWindow(WindowActions, QMainWindow):
         self.sidebar.show_conversations(conversations, self.conversation_id)
 
     def _search(self, query: str) -> None:
-        self._search_seq += 1
-        self.history_worker.latest_search = self._search_seq
-        self.request_search.emit(self._search_seq, query)
-
-    def _on_search_done(self, request: int, hits: list[Any]) -> None:
-        if request == self._search_seq:
-            self.sidebar.show_results(hits)
+        self.history_jobs.search(query, self.sidebar.show_results)
 
     def _rename(self, cid: int, title: str) -> None:
         new, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=title)
         if ok and new.strip():
-            self.request_modify.emit("rename", cid, new.strip())
+            self.rename_confirmed(cid, new.strip())
+
+    def rename_confirmed(self, cid: int, title: str) -> None:
+        """Rename after the user typed the new title."""
+        self.history_jobs.rename(cid, title, self._on_conversations)
 
     def _delete(self, cid: int, title: str) -> None:
         answer = QMessageBox.question(
@@ -739,7 +620,7 @@ class MainWindow(WindowActions, QMainWindow):
         """Delete after the user confirmed."""
         if cid == self.conversation_id:
             self.new_chat()
-        self.request_modify.emit("delete", cid, None)
+        self.history_jobs.delete(cid, self._on_conversations)
 
     def apply_settings(self) -> None:
         """After the settings dialog: new turns use the new values; the theme redraws."""
@@ -753,20 +634,15 @@ class MainWindow(WindowActions, QMainWindow):
     # --- shutdown -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        """Stop any answer (it is kept), then stop the worker threads before closing."""
+        """Stop any answer (it is kept), then wait for the background lanes before closing."""
         self.worker.cancel.set()
         self.flush_timer.stop()
-        self.load_timer.stop()
         self.memory_timer.stop()
         self.documents.shutdown()  # cancels an ingestion, stops its thread (issue 9)
-        stop_worker_thread(self._thread)
-        stop_worker_thread(self._history_thread)
+        self.chat_lane.shutdown()
+        self.history_lane.shutdown()
         super().closeEvent(event)
 
-    def worker_thread(self) -> QThread:
-        """The worker's QThread (tests check it stops)."""
-        return self._thread
-
-    def threads(self) -> list[QThread]:
-        """Every worker thread of this window."""
-        return [self._thread, self._history_thread, *self.documents.threads()]
+    def lanes(self) -> list[BackgroundLane]:
+        """Every background lane of this window (tests check they are idle after close)."""
+        return [self.chat_lane, self.history_lane]

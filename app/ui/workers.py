@@ -1,38 +1,33 @@
-"""Background work for the GUI: model loading, chat turns and history reads off the GUI thread.
+"""What the window asks of the core, each request a job on a ``BackgroundLane``.
 
-A ``ChatWorker`` lives in its own QThread. Tokens arrive from the engine on that thread and go
-into a small locked buffer; the GUI drains the buffer on a ~30 Hz timer, so painting cost does
-not scale with the token rate and the GUI thread never waits on inference.
+``ChatJobs`` runs model listing, model loading and turns on the chat lane: llama.cpp serves one
+request at a time, so they queue. Tokens arrive on that lane's thread and go into a small
+locked buffer; the GUI drains it on a ~30 Hz timer, so painting cost does not scale with the
+token rate and the GUI thread never waits on inference.
 
-A ``HistoryWorker`` lives in a second QThread and does every database read the window needs
-(conversation list, full-text search, loading a conversation), so a slow query never freezes
-the window. Results come back as queued signals; neither worker touches a widget.
+``HistoryJobs`` runs every database read and change the window needs on the history lane, so a
+slow query never freezes the window. Results and typed errors come back on the GUI thread
+(see ``app.ui.background``); no job touches a widget.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from app.core.chat import ChatService
+from app.core.chat import ChatService, TurnResult
+from app.core.context import apply_retention
+from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
 from app.core.history_actions import delete_conversation, export_conversation
 from app.core.store import HistoryStore
-
-_LIVE_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
-
-
-def running_threads() -> list[QThread]:
-    """Worker threads started by the GUI that are still running (tests check none is left)."""
-    return [t for t in list(_LIVE_THREADS) if t.isRunning()]
+from app.ui.background import BackgroundLane, ErrorHandler
 
 
 class TokenBuffer:
@@ -89,176 +84,205 @@ def quantization_of(file_name: str) -> str:
     return match.group(1).upper() if match else "?"
 
 
-class ChatWorker(QObject):
-    """Runs ``ChatService`` calls; results come back as queued signals."""
+def model_choices(registry: Any, policy: Any) -> list[ModelChoice]:
+    """Installed models the policy allows, described for the picker (hashes every file)."""
+    choices: list[ModelChoice] = []
+    try:
+        installed = registry.installed()
+    except Exception:  # noqa: BLE001 - an unreadable directory lists nothing
+        installed = []
+    for model in installed:
+        try:
+            digest = registry.sha256(model)
+        except Exception:  # noqa: BLE001 - a file that cannot be read is not offered
+            continue
+        if policy is not None and not policy.check_model(digest).allowed:
+            continue
+        pinned = getattr(model, "catalog", None)
+        choices.append(ModelChoice(
+            id=model.id, name=model.display_name, size=model.size,
+            quantization=quantization_of(model.path.name),
+            verified=pinned is not None and getattr(pinned, "sha256", None) == digest,
+            sha256=digest,
+        ))
+    return choices
 
-    model_loaded = Signal(object)  # EngineInfo
-    models_listed = Signal(object)  # list[ModelChoice]
-    turn_finished = Signal(object)  # TurnResult
-    first_token = Signal()  # the answer's first piece is in the buffer: paint it now
-    failed = Signal(str, str)  # message, hint
-    failed_in = Signal(int)  # the conversation a failed turn was saved in
-    load_failed = Signal(str, str)  # message, hint (loading a model)
-    confirm_requested = Signal(str, str)  # exact outgoing text, route name
 
-    def __init__(self, chat: ChatService, buffer: TokenBuffer, policy: Any = None) -> None:
-        super().__init__()
-        self.chat = chat
-        self.buffer = buffer
-        self.policy = policy
-        self.cancel = threading.Event()
-        self.load_fraction = 0.0
-        self.route: str | None = None  # set by the window's route picker (GUI thread)
-        self.collections: list[str] = []  # documents attached in the window (GUI thread)
+class ConfirmBridge(QObject):
+    """Asks the GUI thread whether to send a redacted request, for a turn that waits for it.
+
+    Lives on the GUI thread; ``asked`` is emitted on the chat lane's thread and arrives queued.
+    """
+
+    asked = Signal(str, str)  # exact outgoing text, route name
+
+    def __init__(self, cancel: threading.Event, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel = cancel
         self._answered = threading.Event()
         self._answer = False
 
     def confirm(self, outgoing: str, decision: Any) -> bool:
-        """Ask the GUI thread whether to send, and wait for the user (on this thread)."""
+        """On the chat lane's thread: ask, and wait for the user (or a cancel)."""
         self._answered.clear()
         self._answer = False
-        self.confirm_requested.emit(outgoing, str(decision.route))
+        self.asked.emit(outgoing, str(decision.route))
         while not self._answered.wait(0.1):
-            if self.cancel.is_set():
+            if self._cancel.is_set():
                 return False
         return self._answer
 
-    def answer_confirmation(self, send: bool) -> None:
-        """Called on the GUI thread with the user's choice."""
+    def answer(self, send: bool) -> None:
+        """On the GUI thread: the user's choice."""
         self._answer = send
         self._answered.set()
 
-    @Slot()
-    def list_models(self) -> None:
-        """Installed models the policy allows (hashing files runs here, not on the GUI)."""
-        choices: list[ModelChoice] = []
-        registry = self.chat.registry
-        try:
-            installed = registry.installed()
-        except Exception:  # noqa: BLE001 - an unreadable directory lists nothing
-            installed = []
-        for model in installed:
-            try:
-                digest = registry.sha256(model)
-            except Exception:  # noqa: BLE001 - a file that cannot be read is not offered
-                continue
-            if self.policy is not None and not self.policy.check_model(digest).allowed:
-                continue
-            pinned = getattr(model, "catalog", None)
-            choices.append(ModelChoice(
-                id=model.id, name=model.display_name, size=model.size,
-                quantization=quantization_of(model.path.name),
-                verified=pinned is not None and getattr(pinned, "sha256", None) == digest,
-                sha256=digest,
-            ))
-        self.models_listed.emit(choices)
 
-    @Slot(object)
-    def load_model(self, model_id: Any) -> None:
-        """Load a model (``None``: the default)."""
-        self.load_fraction = 0.0
-        try:
-            info = self.chat.load_model(model_id, on_progress=self._progress)
-        except EnclaveError as exc:
-            self.load_failed.emit(exc.message, exc.hint)
-            return
-        except Exception as exc:  # noqa: BLE001 - a worker must never die silently
-            self.load_failed.emit(
-                f"Loading the model failed unexpectedly ({type(exc).__name__}).",
-                "Details are in the log file.")
-            return
-        self.load_fraction = 1.0
-        self.model_loaded.emit(info)
+class ChatJobs:
+    """Model listing, model loading and turns, one at a time on the chat lane.
 
-    def _progress(self, fraction: float) -> bool:
-        # Called from inside llama.cpp (a ctypes callback): touching Qt here crashed the
-        # interpreter at exit, so only store the number; the GUI polls it.
-        self.load_fraction = fraction
-        return True
+    Args:
+        chat: The core's chat service.
+        buffer: Where a turn's tokens go for the GUI's flush timer.
+        policy: The effective policy (decides which models are offered).
+        lane: The chat lane.
+    """
 
-    @Slot(str, object, object)
-    def send(self, text: str, conversation_id: Any, parent_id: Any = None) -> None:
+    def __init__(self, chat: ChatService, buffer: TokenBuffer, policy: Any,
+                 lane: BackgroundLane) -> None:
+        self.chat = chat
+        self.buffer = buffer
+        self.policy = policy
+        self.lane = lane
+        self.cancel = threading.Event()
+        self.route: str | None = None  # set by the window's route picker (GUI thread)
+        self.collections: list[str] = []  # documents attached in the window (GUI thread)
+        self.confirmations = ConfirmBridge(self.cancel, lane)
+
+    def list_models(self, on_done: Callable[[list[ModelChoice]], None]) -> None:
+        """Installed models the policy allows (hashing files runs on the lane)."""
+        self.lane.run(lambda: model_choices(self.chat.registry, self.policy),
+                      on_done=on_done, what="Listing the models")
+
+    def load_model(self, model_id: str | None, *, on_done: Callable[[EngineInfo], None],
+                   on_error: ErrorHandler, on_progress: Callable[[int], None]) -> None:
+        """Load a model (``None``: the default); progress arrives as whole percents."""
+        def work(report: Callable[[int], None]) -> EngineInfo:
+            shown = -1
+
+            def progress(fraction: float) -> bool:
+                nonlocal shown
+                percent = int(fraction * 100)
+                if percent != shown:  # a signal per percent, not per llama.cpp callback
+                    shown = percent
+                    report(percent)
+                return True
+
+            return self.chat.load_model(model_id, on_progress=progress)
+
+        self.lane.run(work, on_done=on_done, on_error=on_error, on_progress=on_progress,
+                      what="Loading the model")
+
+    def send(self, text: str, conversation_id: int | None, parent_id: int | None, *,
+             on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+             on_first_token: Callable[[object], None]) -> None:
         """Run one turn, streaming into the buffer."""
         route = self.route
         collections = list(self.collections)  # snapshot: the GUI may change it mid-turn
-        self._run(lambda: self.chat.send(
-            text, conversation_id=conversation_id, parent_id=parent_id,
-            on_token=self._on_token, cancel=self.cancel, route=route, confirm=self.confirm,
-            collections=collections or None))
+        self._turn(lambda on_token: self.chat.send(
+            text, conversation_id=conversation_id, parent_id=parent_id, on_token=on_token,
+            cancel=self.cancel, route=route, confirm=self.confirmations.confirm,
+            collections=collections or None), on_done, on_error, on_first_token)
 
-    @Slot(int, int)
-    def regenerate(self, conversation_id: int, user_message_id: int) -> None:
+    def regenerate(self, conversation_id: int, user_message_id: int, *,
+                   on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+                   on_first_token: Callable[[object], None]) -> None:
         """Answer a stored user message again (the earlier answer stays in history)."""
         route = self.route
-        self._run(lambda: self.chat.regenerate(
-            conversation_id, user_message_id, on_token=self._on_token, cancel=self.cancel,
-            route=route, confirm=self.confirm))
+        self._turn(lambda on_token: self.chat.regenerate(
+            conversation_id, user_message_id, on_token=on_token, cancel=self.cancel,
+            route=route, confirm=self.confirmations.confirm), on_done, on_error, on_first_token)
 
-    def _on_token(self, piece: str) -> None:
-        # The first piece is signalled at once, so it is painted without waiting for the
-        # next tick of the GUI's 30 Hz flush timer; later pieces wait for the tick.
-        if self.buffer.push(piece):
-            self.first_token.emit()
+    def _turn(self, turn: Callable[[Callable[[str], None]], TurnResult],
+              on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+              on_first_token: Callable[[object], None]) -> None:
+        def work(report: Callable[[object], None]) -> TurnResult:
+            def on_token(piece: str) -> None:
+                # The first piece is reported at once, so it is painted without waiting for
+                # the next tick of the GUI's 30 Hz flush timer; later pieces wait for the tick.
+                if self.buffer.push(piece):
+                    report(None)
 
-    def _run(self, turn: Any) -> None:
-        try:
-            result = turn()
-        except EnclaveError as exc:
-            conversation = getattr(exc, "conversation_id", None)
-            if conversation is not None:  # saved with its answer so far: stay in it
-                self.failed_in.emit(conversation)
-            self.failed.emit(exc.message, exc.hint)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(f"The answer failed unexpectedly ({type(exc).__name__}).",
-                             "Your conversation is kept. Details are in the log file.")
-            return
-        finally:
-            self.cancel.clear()
-        self.turn_finished.emit(result)
+            try:
+                return turn(on_token)
+            finally:
+                self.cancel.clear()
+
+        self.lane.run(work, on_done=on_done, on_error=on_error, on_progress=on_first_token,
+                      what="The answer")
 
 
-class HistoryWorker(QObject):
-    """Database reads for the window; one at a time, in order, off the GUI thread."""
+@dataclass(frozen=True)
+class Exported:
+    """A finished export: the file, and for a PDF the Markdown still to be printed."""
 
-    conversations_listed = Signal(object)  # list[Conversation]
-    search_done = Signal(int, object)  # request number, list[SearchHit]
-    conversation_loaded = Signal(int, object, object)  # id, branch (list[Message]), focus id
-    exported = Signal(str)  # the file written
-    pdf_ready = Signal(int, str, str)  # id, path, Markdown to print
-    failed = Signal(str, str)
+    conversation_id: int
+    path: str
+    pdf_markdown: str | None = None
 
-    def __init__(self, history: HistoryStore | None, chat: ChatService, ctx: Any = None) -> None:
-        super().__init__()
+
+class HistoryJobs:
+    """Database reads and changes for the window; one at a time, in order, on the history lane.
+
+    Args:
+        history: The store, or ``None`` in a session that is not saved.
+        chat: The chat service (it knows how to walk a conversation's branches).
+        ctx: The application context (policy, settings, audit).
+        lane: The history lane.
+        on_error: Shows a failed job's error (GUI thread).
+    """
+
+    def __init__(self, history: HistoryStore | None, chat: ChatService, ctx: Any,
+                 lane: BackgroundLane, on_error: ErrorHandler) -> None:
         self.history = history
         self.chat = chat
         self.ctx = ctx
-        self.latest_search = 0  # written by the GUI thread: stale searches are skipped
+        self.lane = lane
+        self.on_error = on_error
+        self._latest_search = 0
 
-    @Slot()
-    def list_conversations(self) -> None:
+    def _run(self, work: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        self.lane.run(work, on_done=on_done, on_error=self.on_error, what="Reading the history")
+
+    def _listed(self) -> list[Any]:
+        return self.history.list_conversations(limit=500) if self.history else []
+
+    def list_conversations(self, on_done: Callable[[list[Any]], None]) -> None:
         """Newest first, pinned on top (the store's order)."""
-        if self.history is None:
-            self.conversations_listed.emit([])
-            return
-        self._guard(lambda: self.conversations_listed.emit(
-            self.history.list_conversations(limit=500) if self.history else []))
+        self._run(self._listed, on_done)
 
-    @Slot(int, str)
-    def search(self, request: int, query: str) -> None:
-        """Full-text search; a request overtaken by a newer one is not run."""
-        if request != self.latest_search:
-            return
-        if self.history is None or not query.strip():
-            self.search_done.emit(request, [])
-            return
-        self._guard(lambda: self.search_done.emit(
-            request, self.history.search(query, limit=50) if self.history else []))
+    def search(self, query: str, on_done: Callable[[list[Any]], None]) -> None:
+        """Full-text search; a search overtaken by a newer one is neither run nor shown."""
+        self._latest_search += 1
+        request = self._latest_search
 
-    @Slot(int, object)
-    def load_conversation(self, conversation_id: int, focus_message_id: Any = None) -> None:
+        def work() -> list[Any] | None:
+            if request != self._latest_search:
+                return None
+            if self.history is None or not query.strip():
+                return []
+            return self.history.search(query, limit=50)
+
+        def done(hits: list[Any] | None) -> None:
+            if hits is not None and request == self._latest_search:
+                on_done(hits)
+
+        self._run(work, done)
+
+    def load_conversation(self, conversation_id: int, focus_message_id: int | None,
+                          on_done: Callable[[int, list[Any], int | None], None]) -> None:
         """The branch to show: the one through ``focus_message_id`` (a search hit), else newest."""
-        def load() -> None:
+        def work() -> list[Any]:
             branch = self.chat.branch(conversation_id)
             if focus_message_id is not None and all(m.id != focus_message_id for m in branch):
                 # The hit sits on an older branch: show the newest leaf below it.
@@ -271,75 +295,54 @@ class HistoryWorker(QObject):
                 while leaf in children:
                     leaf = children[leaf]
                 branch = self.chat.branch(conversation_id, leaf)
-            self.conversation_loaded.emit(conversation_id, branch, focus_message_id)
+            return list(branch)
 
-        self._guard(load)
+        self._run(work, lambda branch: on_done(conversation_id, branch, focus_message_id))
 
-    @Slot(str, int, object)
-    def modify(self, action: str, conversation_id: int, value: Any) -> None:
-        """Rename, pin or delete a conversation, then list them again."""
-        def work() -> None:
-            assert self.history is not None
-            if action == "rename":
-                self.history.rename(conversation_id, str(value))
-            elif action == "pin":
-                self.history.pin(conversation_id, bool(value))
-            elif action == "delete":
-                delete_conversation(self.history, self.ctx.audit, conversation_id)
-            elif action == "retention":
-                from app.core.context import apply_retention
+    def _change(self, change: Callable[[HistoryStore], object],
+                on_done: Callable[[list[Any]], None]) -> None:
+        history = self.history
+        if history is None:
+            return
 
-                apply_retention(self.history, self.ctx.settings, self.ctx.audit)
-            self.conversations_listed.emit(self.history.list_conversations(limit=500))
+        def work() -> list[Any]:
+            change(history)
+            return self._listed()
 
-        if self.history is not None:
-            self._guard(work)
+        self._run(work, on_done)
 
-    @Slot(int, str, str)
-    def export(self, conversation_id: int, fmt: str, path: str) -> None:
-        """Write an export (Markdown, JSON) and record it; PDF goes back to be printed."""
-        def work() -> None:
+    def rename(self, conversation_id: int, title: str,
+               on_done: Callable[[list[Any]], None]) -> None:
+        """Rename; ``on_done`` gets the conversations listed again."""
+        self._change(lambda h: h.rename(conversation_id, title), on_done)
+
+    def pin(self, conversation_id: int, pinned: bool,
+            on_done: Callable[[list[Any]], None]) -> None:
+        """Pin or unpin; ``on_done`` gets the conversations listed again."""
+        self._change(lambda h: h.pin(conversation_id, pinned), on_done)
+
+    def delete(self, conversation_id: int, on_done: Callable[[list[Any]], None]) -> None:
+        """Delete and record it; ``on_done`` gets the conversations listed again."""
+        self._change(lambda h: delete_conversation(h, self.ctx.audit, conversation_id), on_done)
+
+    def apply_retention(self, on_done: Callable[[list[Any]], None]) -> None:
+        """Delete what the retention setting says is too old; list again."""
+        self._change(lambda h: apply_retention(h, self.ctx.settings, self.ctx.audit), on_done)
+
+    def export(self, conversation_id: int, fmt: str, path: str,
+               on_done: Callable[[Exported], None]) -> None:
+        """Write an export (Markdown, JSON) and record it; PDF comes back to be printed."""
+        def work() -> Exported:
             text = export_conversation(self.ctx.policy, self.history, self.ctx.audit,
                                        conversation_id, fmt, path=path)
             if fmt == "pdf":
-                self.pdf_ready.emit(conversation_id, path, text)
-                return
+                return Exported(conversation_id, path, text)
             try:
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
             except OSError as exc:
                 raise EnclaveError(f"Cannot write {path}: {exc.strerror or exc}.",
                                    "Choose a folder you may write to.") from None
-            self.exported.emit(path)
+            return Exported(conversation_id, path)
 
-        self._guard(work)
-
-    def _guard(self, work: Any) -> None:
-        run_guarded(work, self.failed, "Reading the history")
-
-
-def run_guarded(work: Callable[[], object], failed: Any, what: str) -> None:
-    """Run a worker's job; any error becomes ``failed(message, hint)``, never a dead thread."""
-    try:
-        work()
-    except EnclaveError as exc:
-        failed.emit(exc.message, exc.hint)
-    except Exception as exc:  # noqa: BLE001 - a worker must never die silently
-        logging.getLogger(__name__).exception("%s failed", what)
-        failed.emit(f"{what} failed ({type(exc).__name__}).", "Details are in the log file.")
-
-
-def start_worker_thread(worker: QObject, name: str) -> QThread:
-    """Move ``worker`` to a new, started QThread."""
-    thread = QThread()
-    thread.setObjectName(name)
-    worker.moveToThread(thread)
-    thread.start()
-    _LIVE_THREADS.add(thread)
-    return thread
-
-
-def stop_worker_thread(thread: QThread) -> None:
-    """Ask the thread's event loop to end and wait for it (the current job finishes first)."""
-    thread.quit()
-    thread.wait()
+        self._run(work, on_done)

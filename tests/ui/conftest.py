@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,46 @@ PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
-def _no_qthread_left_running() -> Iterator[None]:
-    """Fail any test that leaves one of the GUI's worker QThreads running."""
-    from app.ui.workers import running_threads
+def _no_background_work_left(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test that leaves background work behind.
 
+    The suite-wide ``_no_leaked_threads`` sees Python threads that are not daemons; this adds
+    what the GUI starts: any QThread (``QThread.start`` is watched, as napari's
+    ``_dangling_qthreads`` does), a ``BackgroundLane`` still holding a job, work left on the
+    global QThreadPool, and daemon threads the test started.
+    """
+    from PySide6.QtCore import QThread, QThreadPool
+
+    from app.ui.background import busy_lanes
+
+    started: list[QThread] = []
+    original_start = QThread.start
+
+    def start(self: QThread, *args: Any) -> None:
+        started.append(self)
+        original_start(self, *args)
+
+    monkeypatch.setattr(QThread, "start", start)
+    before = set(threading.enumerate())
     yield
-    left = running_threads()
-    names = [t.objectName() for t in left]
-    for thread in left:  # stop them so the next test starts clean
-        thread.quit()
-        thread.wait(5000)
-    assert not left, f"QThreads left running: {names}"
+    lanes = busy_lanes()
+    qthreads = [t.objectName() or type(t).__name__ for t in started if t.isRunning()]
+    for thread in started:  # stop them so the next test starts clean
+        if thread.isRunning():
+            thread.quit()
+            thread.wait(5000)
+    pool = QThreadPool.globalInstance()
+    pool_busy = not pool.waitForDone(5000)
+    daemons = []
+    for t in set(threading.enumerate()) - before:
+        if t.daemon and not isinstance(t, threading._DummyThread):
+            t.join(timeout=5.0)
+            if t.is_alive():
+                daemons.append(t.name)
+    assert not lanes, f"background lanes still busy: {lanes}"
+    assert not qthreads, f"QThreads left running: {qthreads}"
+    assert not pool_busy, "work left running on the global QThreadPool"
+    assert not daemons, f"daemon threads left running: {daemons}"
 
 
 def write_policy(base: Path, managed: dict[str, Any]) -> Path:

@@ -91,7 +91,7 @@ def main() -> int:
     cid = history.create_conversation("Formatting example")
     q = history.add_message(cid, "user", "Show me a Python function and a table.")
     history.add_message(cid, "assistant", CODE_ANSWER, parent_id=q, model_id="example")
-    window.request_list.emit()
+    window.refresh_conversations()
     grab(window, out, "main-light")
     window.open_conversation(cid)
     wait(lambda: window.conversation_id == cid)

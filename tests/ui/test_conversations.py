@@ -118,11 +118,11 @@ def test_rename_pin_and_delete(qtbot: QtBot, saved: MainWindow) -> None:
     history = saved.app.history
     a = history.create_conversation("Alpha")
     b = history.create_conversation("Beta")
-    saved.request_modify.emit("pin", a, True)
+    saved.sidebar.pin_requested.emit(a, True)
     qtbot.waitUntil(lambda: saved.sidebar.conversations.count() == 2, timeout=5000)
     qtbot.waitUntil(lambda: saved.sidebar.conversations.item(0).text() == "★ Alpha",
                     timeout=5000)
-    saved.request_modify.emit("rename", b, "Beta renamed")
+    saved.rename_confirmed(b, "Beta renamed")
     qtbot.waitUntil(lambda: saved.sidebar.conversations.item(1).text() == "Beta renamed",
                     timeout=5000)
     saved.delete_confirmed(a)
@@ -136,13 +136,13 @@ def test_export_writes_the_file_and_an_audit_record(
     cid = saved.app.history.create_conversation("Planets")
     saved.app.history.add_message(cid, "user", "Name a planet.")
     out = tmp_path / "chat.json"
-    saved.export_conversation(cid, "json", str(out))
+    saved.menus.export_conversation(cid, "json", str(out))
     qtbot.waitUntil(out.exists, timeout=5000)
     qtbot.waitUntil(lambda: "Exported" in saved.notice.text(), timeout=5000)
     exported = json.loads(out.read_text(encoding="utf-8"))
     assert "Name a planet." in json.dumps(exported)
     pdf = tmp_path / "chat.pdf"
-    saved.export_conversation(cid, "pdf", str(pdf))
+    saved.menus.export_conversation(cid, "pdf", str(pdf))
     qtbot.waitUntil(lambda: pdf.exists() and pdf.stat().st_size > 0, timeout=5000)
     assert pdf.read_bytes().startswith(b"%PDF")
     events = [r for r in read_records(saved.app.audit.path) if r["event"] == "history.exported"]
@@ -162,7 +162,7 @@ def test_closing_mid_answer_keeps_the_partial_answer(
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(w.view.answer_text()) > 20, timeout=20_000)
     w.close()
-    assert not any(t.isRunning() for t in w.threads())
+    assert not any(lane.active for lane in w.lanes())
     [conversation] = ctx.history.list_conversations()
     answer = [m for m in ctx.history.messages(conversation.id) if m.role == "assistant"][0]
     assert not answer.complete and len(answer.text) > 0

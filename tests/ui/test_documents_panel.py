@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
@@ -64,20 +64,24 @@ def test_add_folder_attach_ask_and_open_the_citation(
     try:
         folder = tmp_path / "facilities"
         write_folder(folder)
-        w.documents_action.trigger()
+        w.menus.documents_action.trigger()
         panel = w.documents
         assert panel.isVisible()
         panel.target.setEditText("facilities")
         panel.local_only.setChecked(True)
         fake_folder_picker(str(folder))
-        seen: list[int] = []
-        panel.poll.timeout.connect(lambda: seen.append(panel.progress.value()))
+        seen: list[int] = []  # the GUI thread's own timer keeps ticking while files index
+        ticker = QTimer(panel)
+        ticker.setInterval(50)
+        ticker.timeout.connect(lambda: seen.append(panel.progress.value()))
+        ticker.start()
         with qtbot.waitSignal(panel.ingest_done, timeout=30_000) as done:
             QTest.mouseClick(panel.add_folder_button, Qt.MouseButton.LeftButton)
             assert panel.cancel_button.isEnabled() and not panel.add_folder_button.isEnabled()
         report = done.args[0]
         assert not report.cancelled and len(report.having("indexed")) == 3
-        assert seen, "the GUI thread kept polling while the files were indexed"
+        ticker.stop()
+        assert seen, "the GUI thread stayed responsive while the files were indexed"
         assert panel.status.text().startswith("Done: 3 file(s) added")
 
         # The skipped files are listed with their reasons.
@@ -204,12 +208,12 @@ def test_documents_disabled_by_policy(
     qtbot.addWidget(w)
     w.show()
     try:
-        assert not w.documents_action.isEnabled()
-        assert w.documents_action.toolTip() == LOCK
+        assert not w.menus.documents_action.isEnabled()
+        assert w.menus.documents_action.toolTip() == LOCK
         assert not w.docs_bar.attach_button.isEnabled()
         assert w.docs_bar.attach_button.toolTip() == LOCK
         w.documents.open()  # a stray call changes nothing
-        assert not w.documents.isVisible() and w.documents.threads() == []
+        assert not w.documents.isVisible() and w.documents.lanes() == []
     finally:
         w.close()
         ctx.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -24,7 +25,7 @@ def window(qtbot: QtBot, model_paths: AppPaths) -> Iterator[MainWindow]:
     qtbot.waitUntil(lambda: w.engine_info is not None, timeout=30_000)
     yield w
     w.close()
-    assert not w.worker_thread().isRunning(), "the worker thread must stop with the window"
+    assert not any(lane.active for lane in w.lanes()), "background work must end with the window"
     ctx.close()
 
 
@@ -83,8 +84,18 @@ def test_model_error_is_shown_in_the_window(
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: not w.loading, timeout=30_000)
+    # The user sees what went wrong and how to recover ...
     assert "not installed" in w.banner.text()
-    assert not w.send_button.isEnabled() or w.engine_info is None
+    assert "enclave models provision" in w.banner.text()
+    assert w.stack.currentWidget() is w.no_model_page
+    # ... and cannot send into a window with no model.
+    assert w.engine_info is None
+    assert not w.send_button.isEnabled()
+    assert not w.stop_button.isEnabled()
+    qtbot.keyClicks(w.composer, "Hello?")
+    qtbot.keyClick(w.composer, Qt.Key.Key_Return)
+    assert not w.busy and w.view.messages == []
     w.close()
     ctx.close()
 
@@ -99,5 +110,19 @@ def test_close_mid_answer_exits_cleanly(qtbot: QtBot, model_paths: AppPaths) -> 
     type_and_send(qtbot, w, "Write a very long story about rivers.")
     qtbot.waitUntil(lambda: len(w.view.answer_text()) > 10, timeout=20_000)
     w.close()
-    assert not w.worker_thread().isRunning()
+    assert not any(lane.active for lane in w.lanes())
     ctx.close()
+
+
+def test_failed_switch_keeps_the_loaded_model(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    loaded = window.engine_info
+    assert loaded is not None
+    window.load_model(str(tmp_path / "missing.gguf"))
+    qtbot.waitUntil(lambda: window.banner.isVisible() and not window.loading, timeout=30_000)
+    assert "missing.gguf" in window.banner.text()
+    # The model that was loaded before still answers: the user may go on sending.
+    assert window.engine_info == loaded
+    assert window.send_button.isEnabled()
+    assert window.stack.currentWidget() is window.view

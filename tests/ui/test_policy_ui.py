@@ -92,14 +92,14 @@ def test_restricted_mode_shows_its_reason(
     assert "Restricted mode" in dialog.restricted.text()
     assert dialog.table.rowCount() == len(w.app.policy.report()["keys"])
     # Restricted mode turns export off.
-    assert all(not a.isEnabled() for a in w.export_actions)
+    assert all(not a.isEnabled() for a in w.menus.export_actions)
 
 
 def test_export_disabled_by_policy(
     qtbot: QtBot, app_paths: AppPaths, with_policy: Any, open_window: Any
 ) -> None:
     w = open_window(with_policy(app_paths, {"history": {"export_allowed": False}}))
-    for action in w.export_actions:
+    for action in w.menus.export_actions:
         assert not action.isEnabled()
         assert action.toolTip() == "Managed by your organization"
     cid = w.app.history.create_conversation("Secret")
@@ -116,7 +116,9 @@ def test_no_model_shows_what_to_do(qtbot: QtBot, app_paths: AppPaths, open_windo
     text = w.no_model_page.details.text()
     assert "enclave models provision" in text
     assert w.no_model_page.choose_button.isVisible()
-    assert not w.send_button.isEnabled() or w.engine_info is None
+    assert w.banner.isVisible() and "not installed" in w.banner.text()
+    assert w.engine_info is None
+    assert not w.send_button.isEnabled()
 
 
 def test_every_control_has_an_accessible_name(

@@ -85,7 +85,7 @@ def test_about_shows_the_version_from_pyproject(qtbot: QtBot, model_paths: AppPa
     w = MainWindow(ctx)
     qtbot.addWidget(w)
     try:
-        assert f"Enclave {version}" in w.about_text()
+        assert f"Enclave {version}" in w.menus.about_text()
         assert ctx.audit is not None
         import json
 
