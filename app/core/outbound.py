@@ -1,9 +1,10 @@
 """What happens to a turn before it may leave the machine.
 
 ``ChatService`` asks ``plan_turn`` for every turn. Local turns pass through untouched; a turn
-for a remote endpoint is redacted (where policy requires), re-checked against the blocking
-entity types (a private key or a classification marking keeps the whole turn local), shown to
-the user when policy requires confirmation, and given an engine for the endpoint.
+for a remote endpoint is redacted (where policy requires), checked against the blocking
+entity types whether it is redacted or not (a private key or a classification marking keeps
+the whole turn local), shown to the user when policy requires confirmation, and given an
+engine for the endpoint.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.engines.base import ChatEngine, ChatMessage
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
 from app.core.guard.redact import Redactor
 from app.core.routing import LOCAL, RouteDecision, decide_route
 
@@ -23,13 +24,13 @@ Confirm = Callable[[str, RouteDecision], bool]  # outgoing text, decision -> sen
 class RouteRefused(EnclaveError):
     """Policy does not allow the requested route for this user."""
 
-    exit_code = 7
+    exit_code = ExitCode.REFUSED
 
 
 class SendDeclined(EnclaveError):
     """The user chose not to send the request after seeing what would leave."""
 
-    exit_code = 8
+    exit_code = ExitCode.DECLINED
 
 
 @dataclass
@@ -90,6 +91,15 @@ def plan_turn(
                                local_only_documents=local_only_documents)
         if not checked.remote:
             # Blocking findings: the turn stays here, unredacted, and the user is told why.
+            return TurnPlan(checked, messages, note=checked.reason)
+    else:
+        # Not redacted (an internal endpoint policy trusts), yet a classification marking or a
+        # private key still keeps the turn here unless redaction.blocking_types allows it.
+        counts = (redactor or Redactor.from_policy(policy)).detect(messages)
+        checked = decide_route(policy, requested=requested, user=user, groups=groups,
+                               redaction_counts=counts,
+                               local_only_documents=local_only_documents)
+        if not checked.remote:
             return TurnPlan(checked, messages, note=checked.reason)
     if decision.must_confirm and (
         confirm is None or not confirm(outgoing_text(plan.messages), decision)

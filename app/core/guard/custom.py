@@ -12,6 +12,11 @@ once, when the redactor is built, and refused when it can backtrack catastrophic
 Possessive repeats and atomic groups cannot backtrack and are always accepted, so an
 administrator who needs ``(foo|bar)+`` writes ``(?:foo|bar)++``. A refused pattern fails
 closed: the redactor cannot be built, so no request leaves.
+
+Like every recognizer, terms and patterns run on the folded text (NFKC, no invisible
+characters, case-folded: :mod:`app.core.guard.normalize`), so a fullwidth, zero-width-split
+or oddly cased term is still found. Patterns are compiled case-insensitively for the same
+reason: ``[A-Z]{3}-\d+`` also matches ``abc-1``, which errs toward redacting.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.core.errors import EnclaveError
+from app.core.errors import EnclaveError, ExitCode
+from app.core.guard.normalize import fold
 
 MAX_PATTERN_CHARS = 512
 MAX_PATTERNS = 200
@@ -29,7 +35,7 @@ MAX_TERMS = 5000
 class UnsafePattern(EnclaveError):
     """An administrator's redaction rule cannot be used safely, so nothing may leave."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIGURATION
 
 
 def _parse(pattern: str) -> Any:
@@ -103,7 +109,7 @@ def compile_custom_pattern(pattern: str, index: int) -> re.Pattern[str]:
     if len(pattern) > MAX_PATTERN_CHARS:
         raise UnsafePattern(f"{where} is longer than {MAX_PATTERN_CHARS} characters.", hint)
     try:
-        compiled = re.compile(pattern)
+        compiled = re.compile(pattern, re.IGNORECASE)
         parsed = _parse(pattern)
     except Exception as exc:  # re.error, OverflowError, RecursionError: all mean "unusable"
         raise UnsafePattern(f"{where} is not a valid regular expression ({exc}).", hint) from None
@@ -128,13 +134,19 @@ def compile_custom_patterns(patterns: list[str]) -> list[re.Pattern[str]]:
     return [compile_custom_pattern(p, i) for i, p in enumerate(patterns)]
 
 
-def compile_terms(terms: list[str]) -> re.Pattern[str] | None:
-    """One case-insensitive whole-word pattern for every custom term (longest first).
+# A plural or possessive ending is still the term: "NIGHTJARS", "Nightjar's", "nightjars'".
+_SUFFIX = r"(?:['\u2019]s|s['\u2019]|es|s|['\u2019])?"
 
-    Whole word means not glued to a letter, digit or underscore, so the term ``Falcon`` hides
-    "falcon" and "FALCON's" but not "Falconer".
+
+def compile_terms(terms: list[str]) -> re.Pattern[str] | None:
+    """One whole-word pattern over folded text for every custom term (longest first).
+
+    Whole word means not glued to a letter, digit or underscore, except for a plural or
+    possessive ending, so the term ``Falcon`` hides "falcon", "FALCONS" and "Falcon's" but
+    not "Falconer". Terms are folded like the text they are matched against.
     """
-    cleaned = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+    folded = {" ".join(fold(t).split()) for t in terms}
+    cleaned = sorted((t for t in folded if t), key=len, reverse=True)
     if not cleaned:
         return None
     if len(cleaned) > MAX_TERMS:
@@ -144,4 +156,4 @@ def compile_terms(terms: list[str]) -> re.Pattern[str] | None:
         )
     # Runs of whitespace inside a term match any whitespace: "Project  Falcon" over two lines.
     alternatives = "|".join(r"\s+".join(map(re.escape, t.split())) for t in cleaned)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    return re.compile(rf"(?<!\w)(?:{alternatives}){_SUFFIX}(?!\w)")

@@ -61,42 +61,78 @@ def test_near_misses_are_left_alone(text: str) -> None:
     assert result.text == text, result.counts
 
 
+def _p(r: Redactor, kind: str, n: int) -> str:
+    """The placeholder ``r`` gives the ``n``-th value of ``kind``."""
+    return f"<{kind}_{n}_{r.tag}>"
+
+
 def test_same_value_gets_the_same_placeholder_across_messages() -> None:
     r = Redactor()
     first = r.redact("bob@corp.example wrote to carol@corp.example")
     second = r.redact("Reply to bob@corp.example")
-    assert first.text == "<EMAIL_1> wrote to <EMAIL_2>"
-    assert second.text == "Reply to <EMAIL_1>"
-    assert second.mapping["<EMAIL_2>"] == "carol@corp.example"
+    assert first.text == f"{_p(r, 'EMAIL', 1)} wrote to {_p(r, 'EMAIL', 2)}"
+    assert second.text == f"Reply to {_p(r, 'EMAIL', 1)}"
+    assert second.mapping[_p(r, "EMAIL", 2)] == "carol@corp.example"
 
 
 def test_custom_terms_are_case_insensitive_whole_words() -> None:
     r = Redactor(custom_terms=["Project Falcon", "ACME"])
-    result = r.redact("project falcon for Acme; not Falconer or ACMEcorp; PROJECT  FALCON")
-    assert result.text == "<TERM_1> for <TERM_2>; not Falconer or ACMEcorp; <TERM_1>"
+    result = r.redact("project falcon for Acme; not Falconer or ACMEcorp; project falcon")
+    t1, t2 = _p(r, "TERM", 1), _p(r, "TERM", 2)
+    assert result.text == f"{t1} for {t2}; not Falconer or ACMEcorp; {t1}"
     assert result.counts == {"TERM": 3}
 
 
+def test_each_spelling_of_a_term_keeps_its_own_placeholder_so_restore_is_exact() -> None:
+    r = Redactor(custom_terms=["Project Falcon"])
+    text = "project falcon and PROJECT  FALCON"
+    result = r.redact(text)
+    assert result.text == f"{_p(r, 'TERM', 1)} and {_p(r, 'TERM', 2)}"
+    assert restore(result.text, result.mapping) == text
+
+
 def test_custom_patterns_are_redacted() -> None:
-    result = Redactor(custom_patterns=[r"\bPRJ-\d{4}\b"]).redact("ticket PRJ-1234 and PRJ-12")
-    assert result.text == "ticket <CUSTOM_1> and PRJ-12"
+    r = Redactor(custom_patterns=[r"\bPRJ-\d{4}\b"])
+    result = r.redact("ticket PRJ-1234 and PRJ-12")
+    assert result.text == f"ticket {_p(r, 'CUSTOM', 1)} and PRJ-12"
 
 
 def test_redact_messages_keeps_roles_and_adds_counts() -> None:
     msgs = [ChatMessage("system", "Be brief."),
             ChatMessage("user", "mail x@y.example, x@y.example")]
-    out, result = Redactor().redact_messages(msgs)
+    r = Redactor()
+    out, result = r.redact_messages(msgs)
     assert [m.role for m in out] == ["system", "user"]
-    assert out[1].content == "mail <EMAIL_1>, <EMAIL_1>"
+    assert out[1].content == f"mail {_p(r, 'EMAIL', 1)}, {_p(r, 'EMAIL', 1)}"
     assert result.counts == {"EMAIL": 2}
 
 
 def test_stream_restorer_handles_placeholders_split_across_pieces() -> None:
-    mapping = {"<EMAIL_1>": "a@b.example"}
+    r = Redactor()
+    mapping = r.redact("a@b.example").mapping
     restorer = StreamRestorer(mapping)
-    pieces = ["Write to <EM", "AIL", "_1> now", " <", "3 is less"]
+    pieces = ["Write to <EM", "AIL", f"_1_{r.tag[:3]}", f"{r.tag[3:]}> now", " <", "3 is less"]
     shown = "".join(restorer.feed(p) for p in pieces) + restorer.flush()
     assert shown == "Write to a@b.example now <3 is less"
+
+
+HOSTILE_UNITS = [
+    "a.", "a-", "1.", "1-", "a.a.a@", "@a.", "a@b.", "a [at] b.", "a [at] b [dot] ", "[at]",
+    "-----BEGIN PRIVATE KEY-----!", "-----BEGIN PRIVATE KEY-----\n", "a://u:", "secret=",
+    "+1 ", "00", "1 ", "s//", "(ts//aaaa", "top secret ", "xsk-", "xakia", "aB3/", "ab12",
+    "\u200b", "e\u0301", "ß", "\u0301", "ﬃ", "+44 20 7946 0958 ", "0207946",
+]
+
+
+@pytest.mark.parametrize("unit", HOSTILE_UNITS)
+def test_hostile_text_takes_linear_time(unit: str) -> None:
+    import time
+
+    text = unit * (60_000 // len(unit))
+    started = time.perf_counter()
+    Redactor(custom_terms=["Operation Nightjar"]).redact(text)
+    # About 0.1 s here; the quadratic patterns this guards against took minutes.
+    assert time.perf_counter() - started < 4
 
 
 def test_a_large_text_is_redacted_quickly() -> None:
