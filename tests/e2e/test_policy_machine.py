@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from app.core.errors import ExitCode
+from tests.policies import policy_root
 
 MACHINE_ROOT = Path("/etc/enclave/policies")
 
@@ -39,15 +40,7 @@ def mount_point() -> Iterator[Path]:
 
 
 def policy_dir(tmp_path: Path, managed: dict[str, Any] | str) -> Path:
-    root = tmp_path / "policies"
-    (root / "managed").mkdir(parents=True)
-    os.chmod(root, 0o755)
-    os.chmod(root / "managed", 0o755)
-    f = root / "managed" / "10-site.json"
-    f.write_text(managed if isinstance(managed, str) else json.dumps(
-        {"schema_version": 1, **managed}))
-    os.chmod(f, 0o644)
-    return root
+    return policy_root(tmp_path, managed)
 
 
 def run(tmp_path: Path, root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +15,7 @@ import pytest
 
 from app.core.policy import EffectivePolicy, load_policy
 from tests.integration.connector.servers import LoopbackPKI, make_pki
+from tests.policies import policy_root
 
 PolicyFactory = Callable[..., EffectivePolicy]
 
@@ -27,14 +26,8 @@ def make_policy(tmp_path: Path) -> PolicyFactory:
     counter = iter(range(1000))
 
     def _make(connector: dict[str, Any], **sections: Any) -> EffectivePolicy:
-        root = tmp_path / f"policies-{next(counter)}"
-        for d in (root, root / "managed", root / "recommended"):
-            d.mkdir(parents=True)
-            os.chmod(d, 0o755)
-        doc = {"schema_version": 1, "connector": connector, **sections}
-        path = root / "managed" / "10-connector.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        os.chmod(path, 0o644)
+        root = policy_root(tmp_path, {"connector": connector, **sections},
+                           name=f"policies-{next(counter)}", file_name="10-connector.json")
         policy = load_policy(root)
         assert not policy.restricted, policy.restricted_reasons
         return policy

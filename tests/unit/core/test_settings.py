@@ -23,6 +23,7 @@ from app.core.settings import (
     UnknownSetting,
     policy_limits,
 )
+from tests.policies import policy_root
 
 
 @pytest.fixture
@@ -36,16 +37,8 @@ def policy_with(
     managed: dict[str, Any] | None = None,
     recommended: dict[str, Any] | None = None,
 ) -> EffectivePolicy:
-    root = paths.policy_root
-    for level, doc in (("managed", managed), ("recommended", recommended)):
-        directory = root / level
-        directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o755)
-        os.chmod(directory, 0o755)
-        if doc is not None:
-            path = directory / "10.json"
-            path.write_text(json.dumps({"schema_version": 1, **doc}))
-            os.chmod(path, 0o644)
+    root = policy_root(paths.policy_root.parent, managed, recommended,
+                       name=paths.policy_root.name, file_name="10.json")
     return load_policy(root)
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from app.core.policy import PolicyFileError, check_file, load_policy, validate_file
 from app.core.policy.schema import POLICY_KEYS
+from tests.policies import write_policy
 
 WriteFn = Callable[..., Path]
 MakeRoot = Callable[[Path], Path]
@@ -88,16 +89,6 @@ def test_files_merge_in_name_order_last_wins_per_key(policy_root: Path, write: W
     assert entry.superseded_value == 10
     assert entry.superseded_source == str(policy_root / "managed" / "10-a.json")
     assert not policy.restricted
-
-
-def write_policy(root: Path, level: str, name: str, content: Any, mode: int = 0o644) -> Path:
-    path = root / level / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content if isinstance(content, str) else json.dumps(content))
-    os.chmod(path, mode)
-    return path
 
 
 def _break_bad_json(root: Path) -> None:
