@@ -118,7 +118,7 @@ def main() -> int:
     llama_defaults = Llama(str(model.model.path), n_ctx=n_ctx, seed=1234, verbose=False)
 
     app = open_app(save=True, passphrase="bench-passphrase")
-    app.chat.options = EngineOptions(context_length=n_ctx, threads=threads)
+    app.chat.local.options = EngineOptions(context_length=n_ctx, threads=threads)
     app.chat.load_model()
     from app.core.engines.fallback import FallbackMemory
     from app.core.engines.supervisor import SupervisedEngine

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import time
 from dataclasses import asdict
 from typing import Any
 
 from app.cli._common import print_json
 from app.core.errors import EnclaveError, ExitCode
 from app.core.policy import EffectivePolicy, current_os_user, load_policy
+
+TEST_REQUEST = "Reply with the single word OK."
 
 
 class ConnectorCommandError(EnclaveError):
@@ -149,6 +150,10 @@ def run_test(
 ) -> int:
     """Send a fixed one-line request to an endpoint the user may use; print the outcome.
 
+    It is a turn like any other (``ChatService.send``): the gate, the budget, redaction and
+    the audit record apply; only the text is fixed (a connectivity test never sends anything
+    the user typed, so it needs no confirmation) and nothing is saved to the history.
+
     Args:
         policy: The effective policy.
         name: The endpoint.
@@ -159,37 +164,37 @@ def run_test(
         timeouts: ``RemoteTimeouts``; None for the defaults.
 
     Raises:
-        ConnectorCommandError: the route is not allowed for this user.
+        RouteRefused: the route is not allowed for this user, or the budget is spent.
         RemoteError: the endpoint failed.
     """
-    from app.core.engines.base import ChatMessage, GenerationParams
-    from app.core.engines.remote import build_engine
-    from app.core.engines.remote_http import load_api_key
-    from app.core.routing import decide_route
+    from app.core.chat import ChatService
+    from app.core.context import open_audit
+    from app.core.engines.base import GenerationParams
+    from app.core.models.registry import ModelRegistry
+    from app.core.outbound import RemoteEngines
+    from app.core.paths import default_paths
+    from app.core.usage_cost import UsageLedger
 
-    decision = decide_route(policy, requested=name, user=user, groups=groups)
-    if not decision.allowed or decision.endpoint is None:
-        raise ConnectorCommandError(
-            f"You cannot use {name}: {decision.reason}", f"Rule: {decision.rule}."
-        )
-    if key is None:
-        key = load_api_key(decision.endpoint)
-    engine = build_engine(decision.endpoint, key, model=model, timeouts=timeouts)
+    paths = default_paths().ensure()
+    audit, _warnings = open_audit(paths, policy)
+    chat = ChatService(
+        ModelRegistry(paths), audit=audit, policy=policy, user=user, groups=groups,
+        ledger=UsageLedger(paths.data_dir / "usage.json"),
+        remote=RemoteEngines(key=key, timeouts=timeouts),
+    )
     try:
-        started = time.perf_counter()
-        # Fixed text: a connectivity test never sends anything the user typed.
-        completion = engine.stream(
-            [ChatMessage("user", "Reply with the single word OK.")],
-            GenerationParams(max_tokens=8, temperature=0.0),
-            lambda _piece: None,
-        )
+        result = chat.send(TEST_REQUEST, route=name, remote_model=model,
+                           params=GenerationParams(max_tokens=8, temperature=0.0),
+                           confirm=lambda _text, _decision: True)
     finally:
-        engine.close()
-    elapsed = time.perf_counter() - started
+        chat.close()
+        if audit is not None:
+            audit.close()
+    completion = result.completion
     if completion.error:
         raise ConnectorCommandError(f"{name} failed mid-answer: {completion.error}", "")
     print(
-        f"{name} answered in {elapsed:.1f} s with model {engine.info.model_id}: "
+        f"{name} answered in {completion.total_s:.1f} s with model {result.engine.model_id}: "
         f"{completion.text.strip()!r}"
     )
     return 0

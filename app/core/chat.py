@@ -1,72 +1,80 @@
 """ChatService: one turn, end to end, in one place.
 
-The GUI and the CLI both call ``ChatService.send``; nothing else decides what a turn does.
-The order is fixed here:
+The GUI and the CLI (and ``enclave connector test``) call ``ChatService.send``; nothing else
+decides what a turn does. :meth:`ChatService._run` carries a :class:`~app.core.turn.Turn`
+through the steps, in this order, each a method below it:
 
-1. policy: may this model run (allowlist) — deny with the rule's reason
-2. build the prompt from the conversation (trimmed to fit the context)
-3. persist the user's message, then stream the answer, writing it as it grows (≥ 1/s)
-4. persist the final answer with its usage, complete or marked incomplete
-5. audit: one hash-chained record per model call
+1. authorize — may this user take the route they asked for, may this model run, is there
+   budget left (a refusal names its rule and is audited as ``policy.refused``)
+2. ground    — retrieve passages from the attached collections (marked as untrusted data)
+3. route     — the final route: local-only documents keep the turn here, with a note
+4. redact    — what leaves is redacted; a marking or a key keeps the turn here; confirm
+5. stream    — the user's message is saved, then the answer streams, saved as it grows
+6. persist   — the final answer with its usage, complete or marked incomplete; the cost
+7. audit     — one hash-chained ``model.call`` record per call
+
+Nothing is stored for a turn refused in steps 1-4; once step 5 starts, the user's message
+and whatever answer arrived are kept, whatever happens next.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-from app.core.audit import events
+from app.core.answer_stream import AnswerStream
+from app.core.conversations import ROOT, Conversations
 from app.core.engines.base import (
     ChatEngine,
     ChatMessage,
-    Completion,
     EngineError,
     EngineInfo,
     EngineOptions,
     GenerationParams,
     Role,
 )
-from app.core.engines.fallback import FallbackMemory
 from app.core.errors import EnclaveError
+from app.core.grounding import Documents
 from app.core.inputs import clean_message
-from app.core.models.errors import ModelBlocked
-from app.core.models.registry import ModelRegistry, ResolvedModel
-from app.core.observe.refusal import is_refusal
-from app.core.outbound import Confirm, RemoteEngines, RouteRefused, TurnPlan, plan_turn
-from app.core.policy.endpoints import insecure_http_override
-from app.core.ports import AuditSink, HistoryWriter, ModelGate
+from app.core.local_model import LocalModel
+from app.core.models.registry import ModelRegistry
+from app.core.outbound import (
+    Confirm,
+    RemoteEngines,
+    RouteRefused,
+    TurnPlan,
+    choose_route,
+    prepare_outgoing,
+)
+from app.core.policy import EffectivePolicy
+from app.core.ports import AuditSink, HistoryWriter
 from app.core.routing import LOCAL, RouteDecision
-from app.core.transcript import Transcripts, fit_to_context, title_from, with_overrides
+from app.core.transcript import fit_to_context, title_from, with_overrides
+from app.core.turn import Turn, TurnRequest, TurnResult
+from app.core.turn_audit import record_call, record_outgoing, record_refusal, record_start
 from app.core.usage_cost import UsageLedger, call_cost
 
-if TYPE_CHECKING:
-    from app.core.engines.supervisor import CrashReport
+_BUDGET_KEY = "connector.monthly_budget_per_user"
 
-log = logging.getLogger(__name__)
-
-FLUSH_INTERVAL_S = 1.0
-ROOT = 0  # parent_id meaning "a new first message" (editing the conversation's first message)
-
-@dataclass(frozen=True)
-class TurnResult:
-    """What one call of ``send`` produced."""
-
-    conversation_id: int
-    user_message_id: int | None
-    assistant_message_id: int | None
-    completion: Completion
-    engine: EngineInfo
-    route_note: str = ""  # why policy kept a turn local that was meant to leave
-    redactions: dict[str, int] | None = None
-    sources: list[Any] | None = None  # numbered document sources the answer may cite
 
 class ChatService:
-    """Runs chat turns against the active engine; shared by the GUI and the CLI."""
+    """Runs chat turns; shared by the GUI, the CLI and the connector test.
+
+    Args:
+        registry: The models this session can load.
+        history: Where conversations are saved; ``None`` keeps them in memory (``--no-save``).
+        audit: The audit log; ``None`` when policy turns it off.
+        policy: The effective policy; ``None`` allows local turns only (tests, tools).
+        options: How the local engine runs.
+        params: Sampling defaults (the settings').
+        user: The OS user, and ``groups`` theirs: the connector gate decides with them.
+        ledger: Spending per user, for remote routes with a budget.
+        documents: The document collections, for grounded turns.
+        remote: The remote engines (one per endpoint); tests inject keys and timeouts.
+    """
 
     def __init__(
         self,
@@ -74,38 +82,37 @@ class ChatService:
         *,
         history: HistoryWriter | None = None,
         audit: AuditSink | None = None,
-        policy: ModelGate | None = None,
+        policy: EffectivePolicy | None = None,
         options: EngineOptions | None = None,
         params: GenerationParams | None = None,
         system_prompt: str | None = None,
+        user: str = "",
+        groups: Sequence[str] = (),
+        ledger: UsageLedger | None = None,
+        documents: Documents | None = None,
+        remote: RemoteEngines | None = None,
     ) -> None:
         self.registry = registry
         self.history = history
         self.audit = audit
         self.policy = policy
-        self.options = options or EngineOptions()
         self.params = params or GenerationParams()
         self.system_prompt = system_prompt
-        # The user's (or the policy's) chosen default; None means the catalog's default.
-        self.default_model_id: str | None = None
-        self.user: str = ""  # set by open_app from the OS account
-        self.groups: list[str] = []
-        self._remote = RemoteEngines()
-        self.ledger: UsageLedger | None = None  # set by open_app: per-user spending
-        self.documents: Any = None  # set by open_app: app.core.grounding.Documents
-        self._redactors: dict[int, Any] = {}  # one per conversation: stable placeholders
-        self._engine: ChatEngine | None = None
-        self._resolved: ResolvedModel | None = None
-        self._load_lock = threading.Lock()
-        self._memory = Transcripts()
-        self._turn_conversation: int | None = None  # for an engine crash's audit record
+        self.user = user
+        self.groups = list(groups)
+        self.ledger = ledger
+        self.documents = documents
+        self.local = LocalModel(registry, audit=audit, policy=policy,
+                                options=options or EngineOptions())
+        self._remote = remote or RemoteEngines()
+        self.conversations = Conversations(history)
 
     # --- models -------------------------------------------------------------------------
 
     @property
     def engine(self) -> ChatEngine | None:
-        """The loaded engine, if any."""
-        return self._engine
+        """The loaded local engine, if any."""
+        return self.local.engine
 
     def load_model(
         self, model_id: str | None = None, on_progress: Callable[[float], bool] | None = None
@@ -115,108 +122,21 @@ class ChatService:
         Raises:
             ModelError: not installed, damaged, digest mismatch, blocked by policy, load failed.
         """
-        with self._load_lock:
-            resolved = self.registry.resolve(model_id or self.default_model_id)
-            self._check_policy(resolved)
-            if self._engine is not None and self._resolved is not None:
-                if self._resolved.sha256 == resolved.sha256:
-                    return self._engine.info
-                self._engine.close()
-                self._engine = None
-            # llama.cpp runs in a supervised engine process: a crash there is a sentence here.
-            from app.core.engines.engine_process import engine_process_supported
-
-            engine: ChatEngine
-            if engine_process_supported():
-                from app.core.engines.supervisor import SupervisedEngine
-
-                engine = SupervisedEngine(
-                    resolved.model.path, resolved.gguf, model_id=resolved.model.id,
-                    sha256=resolved.sha256, options=self.options, on_progress=on_progress,
-                    memory=self.fallbacks, log_file=self.registry.paths.log_file,
-                    on_crash=self._record_engine_crash,
-                )
-            else:  # Windows, for now: in this process, as before (doctor says so)
-                from app.core.engines.local import LocalEngine
-
-                engine = LocalEngine(
-                    resolved.model.path, resolved.gguf, model_id=resolved.model.id,
-                    sha256=resolved.sha256, options=self.options, on_progress=on_progress,
-                )
-            self._engine, self._resolved = engine, resolved
-            return engine.info
-
-    @property
-    def fallbacks(self) -> FallbackMemory:
-        """The safe engine settings remembered after crashes (per model, build, machine)."""
-        return FallbackMemory(self.registry.paths.data_dir / "engine-fallbacks.json")
-
-    def _record_engine_crash(self, report: CrashReport) -> None:
-        if self.audit is None:
-            return
-        self.audit.record(
-            events.ENGINE_CRASHED,
-            conversation_id=self._turn_conversation,
-            model={"id": report.model_id, "sha256": report.model_sha256},
-            detail={"phase": report.phase, "cause": report.cause, "signal": report.signal_name,
-                    "settings": report.level, "next_settings": report.next_level,
-                    "next": "none" if report.broken else report.next_words},
-            outcome={"status": "error", "reason": report.words},
-        )
-
-    def _check_policy(self, resolved: ResolvedModel) -> None:
-        if self.policy is None:
-            return
-        decision = self.policy.check_model(resolved.sha256)
-        if not decision.allowed:
-            if self.audit is not None:
-                self.audit.record(
-                    "model.refused",
-                    model={"id": resolved.model.id, "sha256": resolved.sha256},
-                    policy={"rule": decision.rule},
-                    outcome={"status": "denied", "reason": decision.reason},
-                )
-            raise ModelBlocked(
-                f"{resolved.model.display_name} is not allowed here: {decision.reason}",
-                f"Rule: {decision.rule}. Ask your administrator, or choose an approved model.",
-            )
+        return self.local.load(model_id, on_progress)
 
     # --- conversations ------------------------------------------------------------------
 
     def transcript(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatMessage]:
-        """The branch ending at ``leaf_id`` (default: the newest message), as the engine sees it.
-
-        Edits and regenerations create sibling messages; following ``parent_id`` links from
-        the leaf back to the root gives the one branch the user is looking at.
-        """
-        if self.history is None:
-            return list(self._memory.get(conversation_id))
-        return _as_chat(self.branch(conversation_id, leaf_id))
+        """The branch ending at ``leaf_id`` (default: the newest message), as the engine sees it."""
+        return self.conversations.transcript(conversation_id, leaf_id)
 
     def branch(self, conversation_id: int, leaf_id: int | None = None) -> list[Any]:
         """Stored messages on the branch ending at ``leaf_id`` (default: newest), oldest first."""
-        if self.history is None:
-            return []
-        stored = list(self.history.messages(conversation_id))
-        if not stored:
-            return []
-        by_id = {m.id: m for m in stored}
-        node = by_id.get(leaf_id) if leaf_id is not None else stored[-1]
-        if node is None:
-            raise EnclaveError(f"Message {leaf_id} is not in conversation {conversation_id}.")
-        chain = []
-        seen: set[int] = set()
-        while node is not None and node.id not in seen:
-            seen.add(node.id)
-            chain.append(node)
-            node = by_id.get(node.parent_id) if node.parent_id is not None else None
-        return chain[::-1]
+        return self.conversations.branch(conversation_id, leaf_id)
 
     def new_conversation(self, title: str = "New conversation") -> int:
         """Start an empty conversation and return its id."""
-        if self.history is None:
-            return self._memory.create()
-        return self.history.create_conversation(title)
+        return self.conversations.new(title)
 
     # --- the turn -----------------------------------------------------------------------
 
@@ -232,56 +152,26 @@ class ChatService:
         route: str | None = None,
         confirm: Confirm | None = None,
         collections: Sequence[str] | None = None,
+        remote_model: str | None = None,
     ) -> TurnResult:
         """Run one turn: the user's ``text`` in, a streamed answer out.
 
-        Args:
-            text: the user's message.
-            conversation_id: continue this conversation; ``None`` starts a new one.
-            on_token: receives each piece of the answer as it streams.
-            cancel: set it to stop the answer (kept, marked incomplete).
-            params: sampling parameters for this turn (default: the settings').
-            parent_id: the message this one follows; ``None`` follows the newest message,
-                ``ROOT`` starts a new first message. Editing a message and resending passes
-                the edited message's parent, so the old branch stays in history.
-            route: ``None``/``"local"``, or a policy endpoint's name.
-            confirm: shown the exact outgoing text when policy requires confirmation.
-            collections: answer from these document collections; the answer cites [n] and
-                the sources come back in the result. A local-only collection keeps the turn
-                on this machine.
+        The arguments are :class:`~app.core.turn.TurnRequest`'s. ``text`` is repaired and
+        bounded here, for every face; ``parent_id`` ``None`` follows the newest message and
+        ``ROOT`` starts a new first message (an edit resends from the edited message's
+        parent, so the old branch stays); a local-only collection keeps the turn on this
+        machine and the result's ``route_note`` says so.
 
         Raises:
             EnclaveError: no model could be loaded, policy refused, or the engine failed
-                before producing anything (the user's message is kept either way).
+                before producing anything (once streaming started, the message is kept).
         """
-        text = clean_message(text)  # every face's text is repaired and bounded here, once
-        grounding = None
-        if collections:
-            if self.documents is None:
-                raise EnclaveError("Documents are not available in this session.")
-            grounding = self.documents.ground(text, collections)
-            if grounding.local_only:
-                route = None  # the router keeps local-only material here
-        if route in (None, LOCAL):
-            self._ensure_engine()  # fail before anything is stored when no model can load
-        if conversation_id is None:
-            conversation_id = self.new_conversation(title_from(text))
-        user_id = None
-        if self.history is not None:
-            # One read of the conversation: the branch the new message continues.
-            chain = [] if parent_id == ROOT else self.branch(conversation_id, parent_id)
-            parent_id = chain[-1].id if chain else None
-            history = _as_chat(chain)
-            user_id = self.history.add_message(conversation_id, "user", text, parent_id=parent_id)
-        else:
-            history = self.transcript(conversation_id)
-            self._memory.get(conversation_id).append(ChatMessage("user", text))
-        history.append(ChatMessage("user", grounding.user_text if grounding else text))
-        result = self._answer(conversation_id, history, user_id, text, on_token, cancel, params,
-                              route, confirm)
-        if grounding is None:
-            return result
-        return replace(result, sources=grounding.sources)
+        request = TurnRequest(
+            clean_message(text), conversation_id=conversation_id, parent_id=parent_id,
+            route=route, collections=tuple(collections or ()), params=params,
+            remote_model=remote_model, on_token=on_token, cancel=cancel, confirm=confirm,
+        )
+        return self._run(Turn(request))
 
     def regenerate(
         self,
@@ -304,219 +194,203 @@ class ChatService:
         chain = self.branch(conversation_id, user_message_id)
         if not chain or chain[-1].role != "user":
             raise EnclaveError("Only an answer to one of your messages can be regenerated.")
-        history = self.transcript(conversation_id, user_message_id)
-        return self._answer(conversation_id, history, user_message_id, chain[-1].text,
-                            on_token, cancel, params, route, confirm)
+        request = TurnRequest(
+            chain[-1].text, conversation_id=conversation_id, route=route, params=params,
+            regenerate=user_message_id, on_token=on_token, cancel=cancel, confirm=confirm,
+        )
+        return self._run(Turn(request))
 
-    def _ensure_engine(self) -> ChatEngine:
-        if self._engine is None:
-            self.load_model()
-        assert self._engine is not None
-        return self._engine
-
-    def _plan(
-        self, conversation_id: int, history: list[ChatMessage], route: str | None,
-        confirm: Confirm | None,
-    ) -> TurnPlan:
-        if self.policy is None:
-            if route not in (None, LOCAL):
-                raise RouteRefused("No policy allows remote routes here.", "Ask locally.")
-            return TurnPlan(RouteDecision(LOCAL, None, True, "built-in:local", ""), history)
-        if route not in (None, LOCAL) and conversation_id not in self._redactors:
-            from app.core.guard.redact import Redactor
-
-            redactor = Redactor.from_policy(self.policy)
-            if self.history is not None:
-                # A resumed conversation keeps its placeholders (stored encrypted, locally).
-                redactor.seed(self.history.redactions(conversation_id))
-            self._redactors[conversation_id] = redactor
+    def _run(self, turn: Turn) -> TurnResult:
+        """The steps, in order; each reads the turn and adds what it decided or made."""
+        self._authorize(turn)
+        self._ground(turn)
+        self._route(turn)
+        self._redact(turn)
         try:
-            return plan_turn(
-                self.policy, requested=route, user=self.user, groups=self.groups,
-                messages=history, redactor=self._redactors.get(conversation_id),
-                confirm=confirm,
-            )
+            self._stream(turn)
+        finally:
+            if turn.completion is not None:
+                self._persist(turn)
+                self._audit(turn)
+        return self._result(turn)
+
+    # 1. authorize ---------------------------------------------------------------------------
+
+    def _authorize(self, turn: Turn) -> None:
+        requested = turn.request.route
+        if requested in (None, LOCAL):
+            # Fail before anything is stored when no model can load (or policy forbids it).
+            self.local.ensure()
+            turn.decide("authorize", True, "route:local", "Answered on this machine.")
+            return
+        if self.policy is None:
+            raise RouteRefused("No policy allows remote routes here.", "Ask locally.",
+                               rule="built-in:local-only")
+        try:
+            decision = choose_route(self.policy, requested=requested, user=self.user,
+                                    groups=self.groups)
+            turn.decide("authorize", True, decision.rule, decision.reason)
+            self._check_budget(turn)
         except RouteRefused as exc:
-            if self.audit is not None:
-                self.audit.record("policy.refused", conversation_id=conversation_id,
-                                  route={"name": str(route), "classification": "unknown"},
-                                  outcome={"status": "denied", "reason": exc.message})
+            record_refusal(self.audit, turn, "unknown", exc.rule, exc)
             raise
 
-    def _answer(
-        self,
-        conversation_id: int,
-        history: list[ChatMessage],
-        user_id: int | None,
-        text: str,
-        on_token: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        params: GenerationParams | None,
-        route: str | None,
-        confirm: Confirm | None,
-    ) -> TurnResult:
-        if self.system_prompt and not any(m.role == "system" for m in history):
-            history.insert(0, ChatMessage("system", self.system_prompt))
-        plan = self._plan(conversation_id, history, route, confirm)
-        if plan.remote and self.ledger is not None and self.policy is not None:
-            try:
-                self.ledger.check_budget(float(self.policy.get(
-                    "connector.monthly_budget_per_user") or 0))
-            except EnclaveError as exc:
-                if self.audit is not None:
-                    self.audit.record("policy.refused", conversation_id=conversation_id,
-                                      route={"name": plan.decision.route,
-                                             "classification": "external"},
-                                      outcome={"status": "denied", "reason": exc.message})
-                raise
-        engine = self._remote.get(plan.decision) if plan.remote else self._ensure_engine()
-        info = engine.info
-        classification = (plan.decision.endpoint or {}).get("classification", "local")
-        route_record = {"name": plan.decision.route, "classification": classification}
-        gen = params or self.params
-        if self.audit is not None and self.audit.required:
-            # NIST AU-5: when policy requires an audit trail, a model call that cannot be
-            # recorded must not happen. Record its start first; a failure refuses the call.
-            self.audit.record(
-                "model.call",
-                conversation_id=conversation_id,
-                model={"id": info.model_id, "sha256": info.model_sha256},
-                route=route_record,
-                prompt_sha256=hashlib.sha256(text.encode()).hexdigest(),
-                outcome={"status": "ok", "reason": "started"},
-            )
-        # The admin's allow_insecure_http leaves a trail wherever it is actually used.
-        if (self.audit is not None and plan.remote
-                and insecure_http_override(plan.decision.endpoint)):
-            self.audit.record(
-                events.CONNECTOR_INSECURE_HTTP, conversation_id=conversation_id,
-                route=route_record,
-                detail={"base_url": (plan.decision.endpoint or {}).get("base_url", "")},
-                outcome={"status": "ok", "reason": "allowed by allow_insecure_http"},
-            )
+    def _check_budget(self, turn: Turn) -> None:
+        if self.ledger is None or self.policy is None:
+            return
+        try:
+            self.ledger.check_budget(float(self.policy.get(_BUDGET_KEY) or 0))
+        except EnclaveError as exc:
+            record_refusal(self.audit, turn, "external", f"policy:{_BUDGET_KEY}", exc)
+            raise
+        turn.decide("budget", True, f"policy:{_BUDGET_KEY}", "Within this month's budget.")
+
+    # 2. ground ------------------------------------------------------------------------------
+
+    def _ground(self, turn: Turn) -> None:
+        request = turn.request
+        turn.conversation_id = request.conversation_id
+        if request.regenerate is not None:
+            assert request.conversation_id is not None  # regenerate() passes both
+            turn.history = self.transcript(request.conversation_id, request.regenerate)
+        else:
+            turn.history, turn.parent_id = self.conversations.continuing(
+                request.conversation_id, request.parent_id)
+        if not request.collections:
+            return
+        if self.documents is None:
+            raise EnclaveError("Documents are not available in this session.")
+        turn.grounding = self.documents.ground(request.text, request.collections)
+        turn.decide("ground", True, "documents:" + ",".join(request.collections),
+                    f"{len(turn.grounding.sources)} passages from your documents.")
+
+    # 3. route -------------------------------------------------------------------------------
+
+    def _route(self, turn: Turn) -> None:
+        requested = turn.request.route
+        local_only = bool(turn.grounding is not None and turn.grounding.local_only)
+        if requested in (None, LOCAL) or self.policy is None:
+            decision = RouteDecision(LOCAL, None, True, "route:local", "Answered on this machine.")
+        else:
+            decision = choose_route(self.policy, requested=requested, user=self.user,
+                                    groups=self.groups, local_only_documents=local_only)
+        turn.plan = TurnPlan(decision, self._prompt(turn),
+                             note=decision.reason if decision.kept_here else "")
+        turn.decide("route", decision.remote, decision.rule, decision.reason)
+
+    def _prompt(self, turn: Turn) -> list[ChatMessage]:
+        messages = list(turn.history)
+        if self.system_prompt and not any(m.role == "system" for m in messages):
+            messages.insert(0, ChatMessage("system", self.system_prompt))
+        if turn.request.regenerate is None:
+            grounded = turn.grounding.user_text if turn.grounding else turn.request.text
+            messages.append(ChatMessage("user", grounded))
+        return messages
+
+    # 4. redact ------------------------------------------------------------------------------
+
+    def _redact(self, turn: Turn) -> None:
+        assert turn.plan is not None
+        if not turn.plan.remote or self.policy is None:
+            turn.engine = self.local.ensure()
+            return
+        turn.redactor = self.conversations.redactor(turn.conversation_id, self.policy)
+        turn.plan = prepare_outgoing(
+            self.policy, turn.plan.decision, requested=turn.request.route, user=self.user,
+            groups=self.groups, messages=turn.plan.messages, redactor=turn.redactor,
+            confirm=turn.request.confirm,
+        )
+        if turn.plan.redactions:
+            turn.decide("redact", True, "connector.require_redaction",
+                        f"{sum(turn.plan.redactions.values())} items replaced by placeholders.")
+        if not turn.plan.remote:  # a marking or a key kept it here
+            turn.decide("route", False, turn.plan.decision.rule, turn.plan.note)
+            turn.engine = self.local.ensure()
+            return
+        turn.engine = self._remote.get(turn.plan.decision, turn.request.remote_model)
+
+    # 5. stream ------------------------------------------------------------------------------
+
+    def _stream(self, turn: Turn) -> None:
+        plan, engine = turn.planned, turn.answering
+        self._save_request(turn)
+        record_start(self.audit, turn)
         if plan.mapping and self.history is not None:
-            self.history.save_redactions(conversation_id, plan.mapping)
-        if plan.redactions and self.audit is not None:
-            self.audit.record("redaction.applied", conversation_id=conversation_id,
-                              route=route_record, redactions=plan.redactions,
-                              outcome={"status": "ok", "reason": "redacted before sending"})
-        assistant_id = None
+            self.history.save_redactions(turn.conversation, plan.mapping)
+        record_outgoing(self.audit, turn)
+        info = engine.info
         if self.history is not None:
-            assistant_id = self.history.add_message(
-                conversation_id, "assistant", "", parent_id=user_id, model_id=info.model_id,
-                model_sha256=info.model_sha256, route=info.route, complete=False,
-            )
-
-        streamed: list[str] = []
-        last_flush = time.monotonic()
-        restorer = None
-        if plan.mapping:
-            from app.core.guard.redact import StreamRestorer
-
-            restorer = StreamRestorer(plan.mapping)
-
-        def on_piece(piece: str) -> None:
-            nonlocal last_flush
-            if restorer is not None:
-                piece = restorer.feed(piece)
-                if not piece:
-                    return
-            streamed.append(piece)
-            if on_token is not None:
-                on_token(piece)
-            if assistant_id is not None and time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
-                last_flush = time.monotonic()
-                assert self.history is not None
-                self.history.update_message(assistant_id, text="".join(streamed), complete=False)
-
+            turn.assistant_message_id = self.history.add_message(
+                turn.conversation, "assistant", "", parent_id=turn.user_message_id,
+                model_id=info.model_id, model_sha256=info.model_sha256, route=info.route,
+                complete=False)
+        stream = AnswerStream(turn.request.on_token, plan.mapping, self.history,
+                              turn.assistant_message_id)
+        gen = turn.request.params or self.params
+        self.local.conversation_id = turn.conversation_id
         started = time.perf_counter()
-        self._turn_conversation = conversation_id
         try:
             prompt = fit_to_context(engine, plan.messages, gen)
-            completion = engine.stream(prompt, gen, on_piece, cancel)
+            completion = engine.stream(prompt, gen, stream.feed, turn.request.cancel)
         except EngineError as exc:
-            completion = Completion(
-                text="".join(streamed), finish_reason="error", prompt_tokens=0,
-                completion_tokens=0, ttft_s=0.0, total_s=time.perf_counter() - started,
-                tokens_per_s=0.0, error=exc.message,
-            )
-            self._finish(conversation_id, assistant_id, text, completion, info, route_record,
-                         plan)
-            exc.conversation_id = conversation_id
+            turn.completion = stream.failed(exc.message, time.perf_counter() - started)
+            exc.conversation_id = turn.conversation_id
             raise
-        if restorer is not None:
-            tail = restorer.flush()
-            if tail:
-                streamed.append(tail)
-                if on_token is not None:
-                    on_token(tail)
-            completion = replace(completion, text="".join(streamed))
-        self._finish(conversation_id, assistant_id, text, completion, info, route_record, plan)
-        return TurnResult(conversation_id, user_id, assistant_id, completion, info,
-                          route_note=plan.note, redactions=plan.redactions or None)
+        turn.completion = replace(completion, text=stream.finish()) if plan.mapping else completion
 
-    def _finish(
-        self,
-        conversation_id: int,
-        assistant_id: int | None,
-        prompt: str,
-        completion: Completion,
-        info: EngineInfo,
-        route_record: dict[str, str],
-        plan: TurnPlan,
-    ) -> None:
-        if self.history is not None and assistant_id is not None:
+    def _save_request(self, turn: Turn) -> None:
+        """The user's message, before the answer starts: it is kept whatever happens next."""
+        request = turn.request
+        if turn.conversation_id is None:
+            turn.conversation_id = self.new_conversation(title_from(request.text))
+            if turn.redactor is not None:
+                self.conversations.keep_redactor(turn.conversation_id, turn.redactor)
+        if request.regenerate is not None:
+            turn.user_message_id = request.regenerate
+        elif self.history is not None:
+            turn.user_message_id = self.history.add_message(
+                turn.conversation_id, "user", request.text, parent_id=turn.parent_id)
+        else:
+            self.conversations.remember(turn.conversation_id, ChatMessage("user", request.text))
+
+    # 6. persist -----------------------------------------------------------------------------
+
+    def _persist(self, turn: Turn) -> None:
+        completion, plan = turn.answer, turn.planned
+        if self.history is not None and turn.assistant_message_id is not None:
             self.history.update_message(
-                assistant_id, text=completion.text, complete=completion.complete,
+                turn.assistant_message_id, text=completion.text, complete=completion.complete,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
-                ttft_ms=completion.ttft_s * 1000, tokens_per_s=completion.tokens_per_s,
-            )
-        elif self.history is None:
-            self._memory.get(conversation_id).append(ChatMessage("assistant", completion.text))
-        cost = 0.0
+                ttft_ms=completion.ttft_s * 1000, tokens_per_s=completion.tokens_per_s)
+        elif turn.conversation_id is not None:
+            self.conversations.remember(turn.conversation_id,
+                                        ChatMessage("assistant", completion.text))
         if plan.remote:
-            cost = call_cost(plan.decision.endpoint, info.model_id, completion.prompt_tokens,
-                             completion.completion_tokens)
+            turn.cost = call_cost(plan.decision.endpoint, turn.answering.info.model_id,
+                                  completion.prompt_tokens, completion.completion_tokens)
             if self.ledger is not None:
-                self.ledger.add(plan.decision.route, cost)
-        if self.audit is not None:
-            status = "ok" if completion.finish_reason != "error" else "error"
-            self.audit.record(
-                "model.call",
-                conversation_id=conversation_id,
-                model={"id": info.model_id, "sha256": info.model_sha256},
-                route=route_record,
-                policy={"rule": plan.decision.rule},
-                redactions=plan.redactions or None,
-                prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),
-                answer_sha256=hashlib.sha256(completion.text.encode()).hexdigest(),
-                tokens_in=completion.prompt_tokens,
-                tokens_out=completion.completion_tokens,
-                ttft_ms=round(completion.ttft_s * 1000, 3),
-                latency_ms=round(completion.total_s * 1000, 3),
-                cost=round(cost, 6),
-                detail={"refusal": is_refusal(completion.text),
-                        "answer_chars": len(completion.text)},
-                outcome={"status": status, "reason": completion.error or completion.finish_reason},
-            )
+                self.ledger.add(plan.decision.route, turn.cost)
+
+    # 7. audit -------------------------------------------------------------------------------
+
+    def _audit(self, turn: Turn) -> None:
+        record_call(self.audit, turn)
+
+    def _result(self, turn: Turn) -> TurnResult:
+        plan = turn.planned
+        return TurnResult(
+            turn.conversation, turn.user_message_id, turn.assistant_message_id, turn.answer,
+            turn.answering.info, route_note=turn.route_note,
+            redactions=plan.redactions or None,
+            sources=turn.grounding.sources if turn.grounding is not None else None,
+            decisions=tuple(turn.decisions),
+        )
 
     def close(self) -> None:
         """Unload the engine, end a spare engine process, close remote connections."""
-        from app.core.engines.supervisor import stop_spare
-
         self._remote.close()
-        with self._load_lock:
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
-        stop_spare()
+        self.local.close()
 
 
-
-def _as_chat(chain: Sequence[Any]) -> list[ChatMessage]:
-    """Stored messages as the engine sees them (empty, e.g. failed, answers left out)."""
-    return [ChatMessage(m.role, m.text) for m in chain
-            if m.role in ("system", "user", "assistant") and m.text]
-
-__all__ = ["ChatService", "Role", "TurnResult", "title_from", "with_overrides"]
+__all__ = ["ROOT", "ChatService", "Role", "TurnResult", "title_from", "with_overrides"]

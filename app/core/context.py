@@ -235,20 +235,20 @@ def open_app(
                 audit.close()
             raise
     registry = ModelRegistry(paths)
-    chat = ChatService(
-        registry, history=history, audit=audit, policy=policy,
-        options=engine_options(settings), params=generation_params(settings),
-    )
-    chat.user, chat.groups = current_os_user()
-    chat.ledger = UsageLedger(paths.data_dir / "usage.json")
+    user, groups = current_os_user()
     # Documents live in the same encrypted database; the index opens on first use, also in
     # a session whose conversations are not saved.
     from app.core.docs.index import open_index
 
-    chat.documents = Documents(paths, policy, lambda: open_index(paths, passphrase=passphrase))
-    guard_network(policy, chat.user, chat.groups, audit)
+    chat = ChatService(
+        registry, history=history, audit=audit, policy=policy,
+        options=engine_options(settings), params=generation_params(settings),
+        user=user, groups=groups, ledger=UsageLedger(paths.data_dir / "usage.json"),
+        documents=Documents(paths, policy, lambda: open_index(paths, passphrase=passphrase)),
+    )
+    guard_network(policy, user, groups, audit)
     try:
-        chat.default_model_id = registry.active_model_id(policy, settings)
+        chat.local.default_model_id = registry.active_model_id(policy, settings)
     except EnclaveError as exc:
         warnings.append(exc.message)
     return AppContext(

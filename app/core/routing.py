@@ -51,6 +51,9 @@ class RouteDecision:
         reason: A sentence a user understands.
         must_redact: Redact every message before it leaves.
         must_confirm: Ask the user before it leaves.
+        kept_here: A remote route was asked for and is allowed, but what the turn carries
+            (local-only documents, a classification marking) keeps it on this machine: the
+            turn is answered locally and ``reason`` tells the user why.
     """
 
     route: str
@@ -60,6 +63,7 @@ class RouteDecision:
     reason: str
     must_redact: bool = False
     must_confirm: bool = False
+    kept_here: bool = False
 
     @property
     def remote(self) -> bool:
@@ -109,6 +113,10 @@ def _local(allowed: bool, rule: str, reason: str) -> RouteDecision:
     return RouteDecision(LOCAL, None, allowed, rule, reason)
 
 
+def _kept_here(rule: str, reason: str) -> RouteDecision:
+    return RouteDecision(LOCAL, None, False, rule, reason, kept_here=True)
+
+
 def decide_route(
     policy: ConnectorPolicy,
     *,
@@ -145,16 +153,15 @@ def decide_route(
         )
     name = str(endpoint["name"])
     if local_only_documents:
-        return _local(
-            False,
+        return _kept_here(
             "documents:local-only",
-            f"Documents attached to this conversation are local-only; {name} cannot be used.",
+            f"The documents this question draws on are local-only, so it was answered on this "
+            f"machine instead of {name}.",
         )
     blocking = sorted(set((redaction_counts or {}).keys()) & _blocking_types(policy))
     if blocking:
         what = ", ".join(t.lower().replace("_", " ") for t in blocking)
-        return _local(
-            False,
+        return _kept_here(
             f"redaction:blocking:{','.join(blocking)}",
             f"The message contains {what}, which must not leave this machine even redacted.",
         )

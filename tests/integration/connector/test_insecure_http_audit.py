@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import app.core.chat as chat_module
+import app.core.turn_audit as chat_module
 from app.core.paths import AppPaths
 from tests.integration.connector.corpus import MESSAGE
 from tests.integration.connector.servers import FakeAnthropicMessagesServer

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from app.cli.connector import ConnectorCommandError, render_routes, run_test
+from app.cli.connector import render_routes, run_test
+from app.core.errors import ExitCode
+from app.core.outbound import RouteRefused
 from app.core.routing import allowed_hosts, available_routes, decide_route
 from tests.integration.connector.conftest import PolicyFactory
 
@@ -100,7 +102,8 @@ def test_cli_routes_lists_what_the_user_may_use(
 
 def test_cli_test_of_a_refused_route_says_why(make_policy: PolicyFactory) -> None:
     policy = make_policy(connector())
-    with pytest.raises(ConnectorCommandError) as caught:
+    with pytest.raises(RouteRefused) as caught:
         run_test(policy, "acme-ai", "mallory", [])
-    assert "You cannot use acme-ai" in caught.value.message
+    assert "cannot go to 'acme-ai'" in caught.value.message
     assert "not for mallory" in caught.value.message
+    assert caught.value.exit_code == ExitCode.REFUSED
