@@ -61,3 +61,48 @@ def delete_conversation(history: Any, audit: Any, conversation_id: int) -> None:
             conversation_id=conversation_id,
             outcome={"status": events.OK, "reason": "deleted by the user"},
         )
+
+
+def branch_through(history: Any, conversation_id: int,
+                   message_id: int | None = None) -> list[Any]:
+    """The branch to show, oldest first: the newest one, or the newest through ``message_id``.
+
+    A search hit may sit on an older branch (a message that was edited or answered again):
+    then the branch shown runs from the root through the hit down to the newest leaf below it.
+
+    Args:
+        history: The store.
+        conversation_id: The conversation.
+        message_id: A message the branch must pass through (a search hit), or ``None``.
+
+    Raises:
+        EnclaveError: ``message_id`` is not a message of the conversation.
+    """
+    stored = list(history.messages(conversation_id))
+    if not stored:
+        return []
+    by_id = {m.id: m for m in stored}
+    newest = _chain(by_id, stored[-1].id)
+    if message_id is None or any(m.id == message_id for m in newest):
+        return newest
+    if message_id not in by_id:
+        raise EnclaveError(f"Message {message_id} is not in conversation {conversation_id}.")
+    children: dict[int, int] = {}
+    for m in stored:
+        if m.parent_id is not None:
+            children[m.parent_id] = m.id  # later siblings win: the newest branch below
+    leaf = message_id
+    while leaf in children:
+        leaf = children[leaf]
+    return _chain(by_id, leaf)
+
+
+def _chain(by_id: dict[int, Any], leaf_id: int) -> list[Any]:
+    chain = []
+    seen: set[int] = set()
+    node = by_id.get(leaf_id)
+    while node is not None and node.id not in seen:  # a damaged parent link cannot loop
+        seen.add(node.id)
+        chain.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    return chain[::-1]

@@ -1,10 +1,17 @@
-"""The message box: Enter sends, Shift+Enter starts a new line."""
+"""The message box (Enter sends, Shift+Enter starts a new line) and the row around it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class Composer(QPlainTextEdit):
@@ -28,3 +35,53 @@ class Composer(QPlainTextEdit):
                 self.submitted.emit(text)
             return
         super().keyPressEvent(event)
+
+
+class ComposerBar(QWidget):
+    """Under the conversation: the editing notice, the documents bar, the composer and buttons.
+
+    Args:
+        docs_bar: The documents control shown above the composer.
+        parent: The owning widget.
+    """
+
+    send_requested = Signal(str)
+    stop_requested = Signal()
+
+    def __init__(self, docs_bar: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.edit_label = QLabel(
+            "Editing a message: sending starts a new branch (the old one is kept). "
+            "Esc cancels.", self)
+        self.edit_label.setObjectName("notice")
+        self.edit_label.setAccessibleName("Editing")
+        self.edit_label.hide()
+        layout.addWidget(self.edit_label)
+        layout.addWidget(docs_bar)
+        self.composer = Composer(self)
+        self.composer.submitted.connect(self.send_requested)
+        self.send_button = self._button("Send", "Send (Enter)")
+        self.send_button.clicked.connect(
+            lambda: self.send_requested.emit(self.composer.toPlainText().strip()))
+        self.stop_button = self._button("Stop", "Stop the answer (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row = QHBoxLayout()
+        row.addWidget(self.composer, 1)
+        row.addLayout(buttons)
+        layout.addLayout(row)
+
+    def _button(self, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setAccessibleName(text)
+        button.setToolTip(tip)
+        return button
+
+    def enable(self, *, send: bool, stop: bool) -> None:
+        """Enable Send and Stop for what the window is doing."""
+        self.send_button.setEnabled(send)
+        self.stop_button.setEnabled(stop)

@@ -7,8 +7,9 @@ is ever touched off the GUI thread and the window stays responsive however slow 
 is.
 
 Which collections are attached is the panel's state: ``attachments_changed`` tells the window
-(the chat worker passes them to ``ChatService.send``), and ``DocumentsBar`` — the control
-beside the composer — shows them and lets the user tick them.
+(the chat worker passes them to ``ChatService.send``), and ``DocumentsBar``
+(``app.ui.documents_bar``), the control beside the composer, shows them and lets the user
+tick them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,11 +26,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -98,32 +96,8 @@ class DocumentsPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         layout.addWidget(self.tree, 1)
 
-        target = QHBoxLayout()
-        target.addWidget(QLabel("Add to collection:", self))
-        self.target = self._named(QComboBox(self), "Collection name",
-                                  "A new name creates a collection")
-        self.target.setEditable(True)
-        self.target.view().setAccessibleName("Existing collections")
-        self.target.lineEdit().setAccessibleName("Collection name")
-        self.target.lineEdit().setPlaceholderText("name, e.g. hr")
-        target.addWidget(self.target, 1)
-        self.local_only = self._named(
-            QCheckBox("Keep on this machine only", self), "Keep on this machine only",
-            "Answers that use this collection never leave this computer")
-        target.addWidget(self.local_only)
-        layout.addLayout(target)
-
-        buttons = QHBoxLayout()
-        self.add_files_button = self._button("Add files…", lambda: self.choose("files"))
-        self.add_folder_button = self._button("Add folder…", lambda: self.choose("folder"))
-        self.remove_button = self._button("Remove…", self.remove_selected,
-                                          "Remove the selected file or collection")
-        self.refresh_button = self._button("Refresh", self.refresh)
-        for b in (self.add_files_button, self.add_folder_button, self.remove_button,
-                  self.refresh_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        layout.addLayout(self._build_target())
+        layout.addLayout(self._build_buttons())
 
         run = QHBoxLayout()
         self.progress = self._named(QProgressBar(self), "Ingestion progress")
@@ -151,6 +125,35 @@ class DocumentsPanel(QWidget):
         if not self.allowed:
             self.setEnabled(False)
             self.setToolTip(LOCK_TOOLTIP)
+
+    def _build_target(self) -> QHBoxLayout:
+        target = QHBoxLayout()
+        target.addWidget(QLabel("Add to collection:", self))
+        self.target = self._named(QComboBox(self), "Collection name",
+                                  "A new name creates a collection")
+        self.target.setEditable(True)
+        self.target.view().setAccessibleName("Existing collections")
+        self.target.lineEdit().setAccessibleName("Collection name")
+        self.target.lineEdit().setPlaceholderText("name, e.g. hr")
+        target.addWidget(self.target, 1)
+        self.local_only = self._named(
+            QCheckBox("Keep on this machine only", self), "Keep on this machine only",
+            "Answers that use this collection never leave this computer")
+        target.addWidget(self.local_only)
+        return target
+
+    def _build_buttons(self) -> QHBoxLayout:
+        buttons = QHBoxLayout()
+        self.add_files_button = self._button("Add files…", lambda: self.choose("files"))
+        self.add_folder_button = self._button("Add folder…", lambda: self.choose("folder"))
+        self.remove_button = self._button("Remove…", self.remove_selected,
+                                          "Remove the selected file or collection")
+        self.refresh_button = self._button("Refresh", self.refresh)
+        for b in (self.add_files_button, self.add_folder_button, self.remove_button,
+                  self.refresh_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        return buttons
 
     def _button(self, text: str, slot: Any, tip: str = "") -> QPushButton:
         button = QPushButton(text, self)
@@ -355,71 +358,3 @@ class DocumentsPanel(QWidget):
             self.status.setText("Adding files stopped.")
         self.error.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
         self.error.show()
-
-
-class DocumentsBar(QWidget):
-    """Beside the composer: the "Attach documents" menu and what the answer draws on."""
-
-    def __init__(self, panel: DocumentsPanel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.panel = panel
-        self.setAccessibleName("Attached documents")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.attach_button = QToolButton(self)
-        self.attach_button.setText("Attach documents")
-        self.attach_button.setAccessibleName("Attach documents")
-        self.attach_button.setToolTip("Answer from your document collections")
-        self.attach_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.menu = QMenu(self)
-        self.menu.setAccessibleName("Document collections")
-        self.menu.aboutToShow.connect(self._fill_menu)
-        self.attach_button.setMenu(self.menu)
-        self.label = QLabel("", self)
-        self.label.setAccessibleName("Answering from")
-        self.label.setWordWrap(True)
-        layout.addWidget(self.attach_button)
-        layout.addWidget(self.label, 1)
-        panel.attachments_changed.connect(self._show_attached)
-        panel.listing_changed.connect(self._fill_menu)
-        if not panel.allowed:
-            self.attach_button.setEnabled(False)
-            self.attach_button.setToolTip(LOCK_TOOLTIP)
-        self._show_attached([], False)
-
-    def bind_action(self, action: QAction) -> None:
-        """The window's "Documents…" action: disabled (with the reason) when policy says so."""
-        action.setEnabled(self.panel.allowed)
-        action.setToolTip("Manage your document collections" if self.panel.allowed
-                          else LOCK_TOOLTIP)
-        menu = action.parent()
-        if isinstance(menu, QMenu):
-            menu.setToolTipsVisible(True)
-
-    def _fill_menu(self) -> None:
-        self.menu.clear()
-        if self.panel.listing is None:
-            waiting = self.menu.addAction("Loading collections…")
-            waiting.setEnabled(False)
-            self.panel.refresh()
-        elif not self.panel.listing:
-            self.menu.addAction("No collections yet").setEnabled(False)
-        for collection, _ in self.panel.listing or []:
-            mark = " (this machine only)" if collection.local_only else ""
-            act = self.menu.addAction(f"{collection.name}{mark}")
-            act.setCheckable(True)
-            act.setChecked(collection.name in self.panel.attached)
-            act.toggled.connect(lambda on, n=collection.name: self.panel.set_attached(n, on))
-        self.menu.addSeparator()
-        self.menu.addAction("Manage documents…").triggered.connect(self.panel.open)
-
-    def _show_attached(self, names: list[str], local_only: bool) -> None:
-        if not names:
-            self.label.setText("")
-            self.label.hide()
-            return
-        text = "Answering from: " + ", ".join(names)
-        if local_only:
-            text += " — answers stay on this machine (LOCAL)"
-        self.label.setText(text)
-        self.label.show()

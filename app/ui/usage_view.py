@@ -1,14 +1,13 @@
 """The Usage view: calls per day, latency per model, decoding speed over time, and drift.
 
 It draws what ``app.core.observe.usage_report`` computes. Reading the audit log can take a
-moment on a large log, so the report is computed by a one-thread pool the view owns and comes
-back to the GUI thread through a queued signal; the view waits for the pool when it closes, so
-no work outlives it.
+moment on a large log, so the report is computed on the view's own ``BackgroundLane`` and
+comes back to the GUI thread, a failure as a typed ``EnclaveError``; the view waits for the
+lane when it closes, so no work outlives it.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from PySide6.QtCharts import (
     QLineSeries,
     QValueAxis,
 )
-from PySide6.QtCore import QDateTime, QObject, QPointF, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QDateTime, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,29 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import EnclaveError
+from app.ui.background import BackgroundLane
 
 DAYS_SHOWN = 14
 WINDOW_LABELS = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days"}
-
-
-class _ReportSignals(QObject):
-    """Carries the worker's result to the GUI thread (it lives there; emits are queued)."""
-
-    finished = Signal(object)
-    failed = Signal(str)
-
-
-def _compute(report_fn: Callable[[], dict[str, Any]], signals: _ReportSignals) -> None:
-    """Run on a pool thread: compute the report and hand it over. Touches no widget."""
-    try:
-        report = report_fn()
-    except EnclaveError as exc:
-        signals.failed.emit(exc.message)
-        return
-    except Exception as exc:  # noqa: BLE001 - a view must say what failed, not crash the app
-        signals.failed.emit(f"The usage report could not be computed ({exc.__class__.__name__}).")
-        return
-    signals.finished.emit(report)
 
 
 def _chart_view(title: str, accessible: str, parent: QWidget) -> tuple[QChartView, QChart]:
@@ -94,13 +74,7 @@ class UsageView(QWidget):
         self.report: dict[str, Any] | None = None
         self._report_fn = report_fn
         self._busy = False
-        # Created before the signals object so that, as children are destroyed in order,
-        # the pool (which waits for its job) goes before the object the job emits on.
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _ReportSignals(self)
-        self._signals.finished.connect(self._show_report, Qt.ConnectionType.QueuedConnection)
-        self._signals.failed.connect(self._show_failure, Qt.ConnectionType.QueuedConnection)
+        self.lane = BackgroundLane("enclave-usage", self)
         self._build()
 
     # --- layout ---------------------------------------------------------------------------
@@ -129,6 +103,9 @@ class UsageView(QWidget):
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
 
+        layout.addLayout(self._build_charts(), 1)
+
+    def _build_charts(self) -> QGridLayout:
         grid = QGridLayout()
         self.calls_view, self.calls_chart = _chart_view(
             "Calls per day (UTC)", "Chart: calls per day", self
@@ -169,7 +146,7 @@ class UsageView(QWidget):
         grid.addWidget(self.latency_view, 0, 1)
         grid.addWidget(self.speed_view, 1, 0)
         grid.addWidget(drift_box, 1, 1)
-        layout.addLayout(grid, 1)
+        return grid
 
     # --- work -----------------------------------------------------------------------------
 
@@ -189,11 +166,12 @@ class UsageView(QWidget):
         self._busy = True
         self.refresh_button.setEnabled(False)
         self.status_label.setText("Reading the audit log…")
-        self._pool.start(functools.partial(_compute, self._report_fn, self._signals))
+        self.lane.run(self._report_fn, on_done=self._show_report, on_error=self._show_failure,
+                      what="Computing the usage report")
 
     def shutdown(self) -> None:
         """Wait for a report being computed; called when the view closes."""
-        self._pool.waitForDone()
+        self.lane.shutdown()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Compute the first report when the view is first shown."""
@@ -206,7 +184,6 @@ class UsageView(QWidget):
         self.shutdown()
         super().closeEvent(event)
 
-    @Slot(object)
     def _show_report(self, report: dict[str, Any]) -> None:
         self._busy = False
         self.refresh_button.setEnabled(True)
@@ -215,11 +192,11 @@ class UsageView(QWidget):
         self._draw()
         self.report_shown.emit(report)
 
-    @Slot(str)
-    def _show_failure(self, message: str) -> None:
+    def _show_failure(self, error: EnclaveError) -> None:
         self._busy = False
         self.refresh_button.setEnabled(True)
-        self.status_label.setText(message)
+        self.status_label.setText(error.message)
+        self.status_label.setToolTip(error.hint)
 
     @Slot(int)
     def _window_changed(self, _index: int) -> None:

@@ -1,21 +1,21 @@
 """The main window's menus and the dialogs and one-off actions they open.
 
 ``WindowMenus`` owns the menu bar (and its shortcuts), the About, Settings, Policy and Usage
-windows, link and message actions from the conversation, and exports. It holds the window it
-serves and asks it for the rest (the view, notices, the history jobs).
+windows, links from the conversation, and exports. It acts on a ``MenuHost`` (what the window
+offers: new chat, regenerate, notices…) and on the history jobs, never on the window's insides.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QTextDocument
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
+    QMainWindow,
     QMenu,
     QMenuBar,
     QMessageBox,
@@ -29,21 +29,70 @@ from app.ui.export import FORMATS, export_allowed
 from app.ui.theme import LOCK_TOOLTIP
 
 if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+    from app.core.context import AppContext
+    from app.core.engines.base import EngineInfo
     from app.ui.usage_view import UsageView
-    from app.ui.workers import Exported
+    from app.ui.workers import Exported, HistoryJobs
+
+
+class MenuHost(Protocol):
+    """What the menus ask of the window they serve."""
+
+    @property
+    def engine_info(self) -> EngineInfo | None:
+        """The loaded model, if any."""
+
+    @property
+    def conversation_id(self) -> int | None:
+        """The conversation on screen, if it was saved."""
+
+    def new_chat(self) -> None:
+        """Start a fresh conversation."""
+
+    def copy_last_answer(self) -> None:
+        """Copy the last answer to the clipboard."""
+
+    def regenerate_last(self) -> None:
+        """Answer the last question again."""
+
+    def edit_last(self) -> None:
+        """Edit the last question."""
+
+    def focus_search(self) -> None:
+        """Put the cursor in the history search box."""
+
+    def open_documents(self) -> None:
+        """Show the Documents panel."""
+
+    def load_model(self, model_id: Any) -> None:
+        """Load a model (an id or a file path)."""
+
+    def apply_settings(self) -> None:
+        """Apply saved settings to the next answer and the theme."""
+
+    def show_error(self, message: str, hint: str = "") -> None:
+        """Show an error and what to do next."""
+
+    def show_notice(self, text: str) -> None:
+        """Show a short, non-alarming message."""
 
 
 class WindowMenus:
     """The window's menus and the actions behind them.
 
     Args:
-        window: The main window; its widgets exist when this is built.
+        window: The window that shows the menu bar and owns the shortcuts and dialogs.
+        host: What the menus act on (the same window, seen through ``MenuHost``).
+        app: The application context (policy, paths, settings).
+        history: The history jobs that write exports.
     """
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, host: MenuHost, app: AppContext,
+                 history: HistoryJobs) -> None:
         self.window = window
-        self.app = window.app
+        self.host = host
+        self.app = app
+        self.history = history
         self.export_actions: list[QAction] = []
         self._usage: UsageView | None = None
         self._build()
@@ -52,7 +101,7 @@ class WindowMenus:
         """Version and where things are, for the About box (and support calls)."""
         from app import __version__
 
-        info = self.window.engine_info
+        info = self.host.engine_info
         model = f"{info.model_id} on {info.device}" if info else "no model loaded"
         policy = self.app.policy
         mode = "restricted mode" if policy.restricted else "policy in force"
@@ -80,9 +129,8 @@ class WindowMenus:
         self._usage.show()
 
     def _build(self) -> None:
-        w = self.window
-        bar = QMenuBar(w)
-        top = QWidget(w)
+        bar = QMenuBar(self.window)
+        top = QWidget(self.window)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.setSpacing(0)
@@ -90,23 +138,29 @@ class WindowMenus:
         if spec is not None:
             top_layout.addWidget(ClassificationBanner(spec, "top", top))
         top_layout.addWidget(bar)
-        w.setMenuWidget(top)
+        self.window.setMenuWidget(top)
+        self._file_menu(bar.addMenu("&File"))
+        h = self.host
+        edit = bar.addMenu("&Edit")
+        self.copy_action = self._action(edit, "Copy last answer", h.copy_last_answer,
+                                        "Ctrl+Shift+C")
+        self._action(edit, "Regenerate last answer", h.regenerate_last, "Ctrl+R")
+        self._action(edit, "Edit last message", h.edit_last, "Ctrl+E")
+        self._action(edit, "Search history", h.focus_search, "Ctrl+F")
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "Settings…", self.open_settings, "Ctrl+,")
+        self._action(tools, "View policy…", self.open_policy)
+        self._action(tools, "Usage…", self.open_usage)
+        self.documents_action = self._action(tools, "Documents…", h.open_documents)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "About Enclave…", self.open_about)
 
-        def action(menu: QMenu, text: str, slot: Any, shortcut: str | None = None) -> QAction:
-            act: QAction = menu.addAction(text)
-            act.triggered.connect(slot)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            w.addAction(act)  # shortcuts work even when the menu bar is hidden
-            return act
-
-        file_menu = bar.addMenu("&File")
-        action(file_menu, "New chat", w.new_chat, "Ctrl+N")
+    def _file_menu(self, file_menu: QMenu) -> None:
+        self._action(file_menu, "New chat", self.host.new_chat, "Ctrl+N")
         export = file_menu.addMenu("Export conversation")
         for fmt, label in FORMATS.items():
-            act = action(export, label.split(" (")[0] + "…",
-                         lambda _=False, f=fmt: self.export_current(f))
+            act = self._action(export, label.split(" (")[0] + "…",
+                               lambda _=False, f=fmt: self.export_current(f))
             self.export_actions.append(act)
         allowed = export_allowed(self.app.policy)
         export.setToolTipsVisible(True)
@@ -115,27 +169,23 @@ class WindowMenus:
             act.setToolTip("" if allowed else LOCK_TOOLTIP)
         self.export_menu = export
         file_menu.addSeparator()
-        action(file_menu, "Quit", w.close, "Ctrl+Q")
-        edit = bar.addMenu("&Edit")
-        self.copy_action = action(edit, "Copy last answer", w.copy_last_answer,
-                                  "Ctrl+Shift+C")
-        action(edit, "Regenerate last answer", w.regenerate_last, "Ctrl+R")
-        action(edit, "Edit last message", w.edit_last, "Ctrl+E")
-        action(edit, "Search history", w.sidebar.focus_search, "Ctrl+F")
-        tools = bar.addMenu("&Tools")
-        action(tools, "Settings…", self.open_settings, "Ctrl+,")
-        action(tools, "View policy…", self.open_policy)
-        action(tools, "Usage…", self.open_usage)
-        self.documents_action = action(tools, "Documents…", w.documents.open)  # issue 9
-        w.docs_bar.bind_action(self.documents_action)
-        help_menu = bar.addMenu("&Help")
-        action(help_menu, "About Enclave…", self.open_about)
+        self._action(file_menu, "Quit", self.window.close, "Ctrl+Q")
+
+    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: str | None = None
+                ) -> QAction:
+        act: QAction = menu.addAction(text)
+        act.triggered.connect(slot)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.window.addAction(act)  # shortcuts work even when the menu bar is hidden
+        return act
 
     def open_settings(self) -> None:
         """Ctrl+, : the settings dialog; saved values apply to the next answer."""
         dialog = SettingsDialog(self.app, self.window)
         if dialog.exec():
-            self.window.apply_settings()
+            self.host.apply_settings()
 
     def open_policy(self) -> None:
         """Every policy key with its value, level and source."""
@@ -144,7 +194,7 @@ class WindowMenus:
     def confirm_link(self, url: QUrl) -> None:
         """Open a link from an answer, only web or mail, after the user confirms."""
         if url.scheme() not in ("http", "https", "mailto"):
-            self.window.show_error(
+            self.host.show_error(
                 f"This link was not opened: {url.toString()}",
                 "Only web and mail links can be opened from an answer.")
             return
@@ -157,29 +207,13 @@ class WindowMenus:
         if answer == QMessageBox.StandardButton.Yes:
             QDesktopServices.openUrl(url)
 
-    def message_action(self, verb: str, index: int) -> None:
-        """A message's own action (copy, copy code, regenerate, edit)."""
-        if verb == "copy-code":
-            if 0 <= index < len(self.window.view.code_blocks):
-                QApplication.clipboard().setText(self.window.view.code_blocks[index])
-                self.window.show_notice("Code copied.")
-            return
-        if not 0 <= index < len(self.window.view.messages):
-            return
-        if verb == "copy":
-            QApplication.clipboard().setText(self.window.view.messages[index].text)
-            self.window.show_notice("Answer copied.")
-        elif verb == "regenerate":
-            self.window.regenerate(index)
-        elif verb == "edit":
-            self.window.edit_message(index)
-
     def export_current(self, fmt: str) -> None:
         """Export the conversation on screen."""
-        if self.window.conversation_id is None:
-            self.window.show_notice("Open or start a conversation to export it.")
+        conversation_id = self.host.conversation_id
+        if conversation_id is None:
+            self.host.show_notice("Open or start a conversation to export it.")
             return
-        self.export_conversation(self.window.conversation_id, fmt)
+        self.export_conversation(conversation_id, fmt)
 
     def export_conversation(self, conversation_id: int, fmt: str, path: str = "") -> None:
         """Ask where, then write the export in the background (md, json) or print it (pdf)."""
@@ -190,7 +224,7 @@ class WindowMenus:
             path, _ = QFileDialog.getSaveFileName(
                 self.window, "Export conversation", suggested, FORMATS[fmt])
         if path:
-            self.window.history_jobs.export(conversation_id, fmt, path, self.on_exported)
+            self.history.export(conversation_id, fmt, path, self.on_exported)
 
     def _print_pdf(self, conversation_id: int, path: str, markdown: str) -> None:
         doc = QTextDocument()
@@ -199,18 +233,18 @@ class WindowMenus:
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         printer.setOutputFileName(path)
         doc.print_(printer)
-        self.window.show_notice(f"Exported to {path}.")
+        self.host.show_notice(f"Exported to {path}.")
 
     def choose_model_file(self) -> None:
         """Pick a GGUF file and load it for this session."""
         path, _ = QFileDialog.getOpenFileName(
             self.window, "Use a model file", str(Path.home()), "GGUF models (*.gguf)")
         if path:
-            self.window.load_model(path)
+            self.host.load_model(path)
 
     def on_exported(self, exported: Exported) -> None:
         """An export finished: say where it went, or print the PDF there."""
         if exported.pdf_markdown is not None:
             self._print_pdf(exported.conversation_id, exported.path, exported.pdf_markdown)
         else:
-            self.window.show_notice(f"Exported to {exported.path}.")
+            self.host.show_notice(f"Exported to {exported.path}.")

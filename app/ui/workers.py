@@ -12,7 +12,6 @@ slow query never freezes the window. Results and typed errors come back on the G
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,8 @@ from app.core.chat import ChatService, TurnResult
 from app.core.context import apply_retention
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
-from app.core.history_actions import delete_conversation, export_conversation
+from app.core.history_actions import branch_through, delete_conversation, export_conversation
+from app.core.models.choices import ModelChoice, model_choices
 from app.core.store import HistoryStore
 from app.ui.background import BackgroundLane, ErrorHandler
 
@@ -61,51 +61,6 @@ class TokenBuffer:
             text = "".join(self._pieces)
             self._pieces.clear()
             return text
-
-
-_QUANT = re.compile(r"(?i)(?:^|[._-])((?:I?Q\d+(?:_[A-Z0-9]+)*)|F16|BF16|F32)(?:[._-]|$)")
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """One entry of the model picker: what the policy allows, described for people."""
-
-    id: str
-    name: str
-    size: int
-    quantization: str
-    verified: bool  # the file's SHA-256 matches the approved catalog's pin
-    sha256: str
-
-
-def quantization_of(file_name: str) -> str:
-    """The quantization named in a GGUF file name (``Q4_1``), or ``"?"``."""
-    match = _QUANT.search(file_name.removesuffix(".gguf"))
-    return match.group(1).upper() if match else "?"
-
-
-def model_choices(registry: Any, policy: Any) -> list[ModelChoice]:
-    """Installed models the policy allows, described for the picker (hashes every file)."""
-    choices: list[ModelChoice] = []
-    try:
-        installed = registry.installed()
-    except Exception:  # noqa: BLE001 - an unreadable directory lists nothing
-        installed = []
-    for model in installed:
-        try:
-            digest = registry.sha256(model)
-        except Exception:  # noqa: BLE001 - a file that cannot be read is not offered
-            continue
-        if policy is not None and not policy.check_model(digest).allowed:
-            continue
-        pinned = getattr(model, "catalog", None)
-        choices.append(ModelChoice(
-            id=model.id, name=model.display_name, size=model.size,
-            quantization=quantization_of(model.path.name),
-            verified=pinned is not None and getattr(pinned, "sha256", None) == digest,
-            sha256=digest,
-        ))
-    return choices
 
 
 class ConfirmBridge(QObject):
@@ -236,16 +191,14 @@ class HistoryJobs:
 
     Args:
         history: The store, or ``None`` in a session that is not saved.
-        chat: The chat service (it knows how to walk a conversation's branches).
         ctx: The application context (policy, settings, audit).
         lane: The history lane.
         on_error: Shows a failed job's error (GUI thread).
     """
 
-    def __init__(self, history: HistoryStore | None, chat: ChatService, ctx: Any,
-                 lane: BackgroundLane, on_error: ErrorHandler) -> None:
+    def __init__(self, history: HistoryStore | None, ctx: Any, lane: BackgroundLane,
+                 on_error: ErrorHandler) -> None:
         self.history = history
-        self.chat = chat
         self.ctx = ctx
         self.lane = lane
         self.on_error = on_error
@@ -282,20 +235,12 @@ class HistoryJobs:
     def load_conversation(self, conversation_id: int, focus_message_id: int | None,
                           on_done: Callable[[int, list[Any], int | None], None]) -> None:
         """The branch to show: the one through ``focus_message_id`` (a search hit), else newest."""
+        history = self.history
+
         def work() -> list[Any]:
-            branch = self.chat.branch(conversation_id)
-            if focus_message_id is not None and all(m.id != focus_message_id for m in branch):
-                # The hit sits on an older branch: show the newest leaf below it.
-                stored = self.history.messages(conversation_id) if self.history else []
-                leaf = focus_message_id
-                children: dict[int, int] = {}
-                for m in stored:
-                    if m.parent_id is not None:
-                        children[m.parent_id] = m.id  # later siblings win: newest branch
-                while leaf in children:
-                    leaf = children[leaf]
-                branch = self.chat.branch(conversation_id, leaf)
-            return list(branch)
+            if history is None:
+                return []
+            return branch_through(history, conversation_id, focus_message_id)
 
         self._run(work, lambda branch: on_done(conversation_id, branch, focus_message_id))
 

@@ -1,4 +1,9 @@
-"""GUI tests run offscreen against the real model; no thread may outlive its test."""
+"""GUI tests run offscreen against the real model; no thread may outlive its test.
+
+``open_window`` is the one way tests build the main window: it opens the app, shows the
+window, waits for the model when asked, and at the end closes both and checks that the
+window's background lanes are idle.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -80,3 +86,39 @@ def with_policy(tmp_path: Path) -> Callable[[Any, dict[str, Any]], Any]:
         return dataclasses.replace(paths, policy_root=write_policy(tmp_path, managed))
 
     return make
+
+
+@pytest.fixture
+def open_window(qtbot: QtBot) -> Iterator[Callable[..., Any]]:
+    """``open_window(paths, ...)``: the real main window on a real app context.
+
+    Keyword arguments: ``passphrase`` (default ``PASSPHRASE``; ``None`` opens an unsaved
+    session), ``params`` (generation parameters for the chat), ``wait_for_model`` (wait until
+    a model is loaded, default False) and ``timeout_ms`` for that wait. A test may close the
+    window itself (to close it mid-answer); the context stays open until the test ends.
+    """
+    from app.core.context import open_app
+    from app.ui.main_window import MainWindow
+
+    opened: list[tuple[Any, Any]] = []
+
+    def make(paths: Any, *, passphrase: str | None = PASSPHRASE, params: Any = None,
+             wait_for_model: bool = False, timeout_ms: int = 30_000) -> MainWindow:
+        ctx = (open_app(paths, save=False) if passphrase is None
+               else open_app(paths, passphrase=passphrase))
+        if params is not None:
+            ctx.chat.params = params
+        window = MainWindow(ctx)
+        opened.append((window, ctx))
+        qtbot.addWidget(window)
+        window.show()
+        if wait_for_model:
+            qtbot.waitUntil(lambda: window.engine_info is not None, timeout=timeout_ms)
+        return window
+
+    yield make
+    for window, ctx in opened:
+        window.close()
+        idle = not any(lane.active for lane in window.lanes())
+        ctx.close()
+        assert idle, "background work must end with the window"

@@ -7,34 +7,27 @@ real model, kept short so the whole file runs in well under a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.audit.export import read_records
-from app.core.context import AppContext, open_app
 from app.core.engines.base import GenerationParams
 from app.core.paths import AppPaths
 from app.ui.main_window import MainWindow
-from tests.ui.conftest import PASSPHRASE
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture
-def saved(qtbot: QtBot, model_paths: AppPaths) -> Iterator[MainWindow]:
-    ctx: AppContext = open_app(model_paths, passphrase=PASSPHRASE)
-    ctx.chat.params = GenerationParams(max_tokens=12, seed=1)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.engine_info is not None, timeout=30_000)
-    yield w
-    w.close()
-    ctx.close()
+def saved(model_paths: AppPaths, open_window: Any) -> MainWindow:
+    """A saved session with the model loaded; answers are short."""
+    w: MainWindow = open_window(model_paths, params=GenerationParams(max_tokens=12, seed=1),
+                                wait_for_model=True)
+    return w
 
 
 def ask(qtbot: QtBot, w: MainWindow, text: str) -> object:
@@ -88,6 +81,29 @@ def test_edit_and_resend_starts_a_branch(qtbot: QtBot, saved: MainWindow) -> Non
     shown = saved.view.toPlainText()
     assert "Second question, edited." in shown and "Second question.\n" not in shown
     assert not saved.edit_label.isVisible()
+
+
+def test_editing_the_first_message_branches_from_the_root(
+    qtbot: QtBot, saved: MainWindow
+) -> None:
+    one = ask(qtbot, saved, "First question.")
+    saved.edit_message(0)
+    assert saved.composer.toPlainText() == "First question."
+    saved.composer.clear()
+    edited = ask(qtbot, saved, "First question, edited.")
+    # The same conversation, a second first message: the old branch is kept beside it.
+    assert edited.conversation_id == one.conversation_id == saved.conversation_id
+    stored = {m.id: m for m in saved.app.history.messages(one.conversation_id)}
+    assert stored[edited.user_message_id].parent_id is None
+    assert stored[one.user_message_id].parent_id is None
+    assert len(saved.app.history.list_conversations()) == 1
+    assert [m.text for m in saved.view.messages][0] == "First question, edited."
+    assert "First question.\n" not in saved.view.toPlainText()
+    # Opening the old branch's question (a search hit) shows that branch again.
+    with qtbot.waitSignal(saved.conversation_shown, timeout=5000):
+        saved.open_conversation(one.conversation_id, one.user_message_id)
+    assert [m.message_id for m in saved.view.messages] == [
+        one.user_message_id, one.assistant_message_id]
 
 
 def test_search_opens_the_conversation_at_the_hit(qtbot: QtBot, saved: MainWindow) -> None:
@@ -150,14 +166,11 @@ def test_export_writes_the_file_and_an_audit_record(
 
 
 def test_closing_mid_answer_keeps_the_partial_answer(
-    qtbot: QtBot, model_paths: AppPaths
+    qtbot: QtBot, model_paths: AppPaths, open_window: Any
 ) -> None:
-    ctx = open_app(model_paths, passphrase=PASSPHRASE)
-    ctx.chat.params = GenerationParams(max_tokens=2000)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.engine_info is not None, timeout=30_000)
+    w = open_window(model_paths, params=GenerationParams(max_tokens=2000),
+                    wait_for_model=True)
+    ctx = w.app
     qtbot.keyClicks(w.composer, "Write a very long story about rivers.")
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(w.view.answer_text()) > 20, timeout=20_000)
@@ -166,4 +179,3 @@ def test_closing_mid_answer_keeps_the_partial_answer(
     [conversation] = ctx.history.list_conversations()
     answer = [m for m in ctx.history.messages(conversation.id) if m.role == "assistant"][0]
     assert not answer.complete and len(answer.text) > 0
-    ctx.close()

@@ -97,7 +97,7 @@ def test_add_folder_attach_ask_and_open_the_citation(
 
         # Attach it: the composer area says so and the route reads LOCAL.
         top.setCheckState(0, Qt.CheckState.Checked)
-        assert w.worker.collections == ["facilities"]
+        assert w.turns.jobs.collections == ["facilities"]
         assert w.docs_bar.label.text().startswith("Answering from: facilities")
         assert "stay on this machine" in w.docs_bar.label.text()
         assert w.route_label.text().startswith("LOCAL")
@@ -124,13 +124,13 @@ def test_add_folder_attach_ask_and_open_the_citation(
         w.new_chat()
         assert not bar.isVisible()
         panel.set_attached("facilities", False)
-        assert w.worker.collections == [] and not w.docs_bar.label.isVisible()
+        assert w.turns.jobs.collections == [] and not w.docs_bar.label.isVisible()
         # The "Attach documents" menu beside the composer ticks it again.
         w.docs_bar.menu.aboutToShow.emit()
         ticks = [a for a in w.docs_bar.menu.actions() if a.isCheckable()]
         assert [a.text() for a in ticks] == ["facilities (this machine only)"]
         ticks[0].trigger()
-        assert w.worker.collections == ["facilities"]
+        assert w.turns.jobs.collections == ["facilities"]
         assert panel.tree.topLevelItem(0).checkState(0) == Qt.CheckState.Checked
     finally:
         w.close()
@@ -200,27 +200,19 @@ def test_a_missing_embedding_model_is_reported_and_the_panel_recovers(
 
 
 def test_documents_disabled_by_policy(
-    qtbot: QtBot, app_paths: AppPaths, with_policy: Any,
+    app_paths: AppPaths, with_policy: Any, open_window: Any,
 ) -> None:
-    ctx = open_app(with_policy(app_paths, {"documents": {"enabled": False}}),
-                   passphrase=PASSPHRASE)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        assert not w.menus.documents_action.isEnabled()
-        assert w.menus.documents_action.toolTip() == LOCK
-        assert not w.docs_bar.attach_button.isEnabled()
-        assert w.docs_bar.attach_button.toolTip() == LOCK
-        w.documents.open()  # a stray call changes nothing
-        assert not w.documents.isVisible() and w.documents.lanes() == []
-    finally:
-        w.close()
-        ctx.close()
+    w = open_window(with_policy(app_paths, {"documents": {"enabled": False}}))
+    assert not w.menus.documents_action.isEnabled()
+    assert w.menus.documents_action.toolTip() == LOCK
+    assert not w.docs_bar.attach_button.isEnabled()
+    assert w.docs_bar.attach_button.toolTip() == LOCK
+    w.documents.open()  # a stray call changes nothing
+    assert not w.documents.isVisible() and w.documents.lanes() == []
 
 
 def test_every_documents_control_has_an_accessible_name(
-    qtbot: QtBot, app_paths: AppPaths,
+    app_paths: AppPaths, open_window: Any,
 ) -> None:
     from PySide6.QtWidgets import (
         QAbstractButton,
@@ -230,19 +222,13 @@ def test_every_documents_control_has_an_accessible_name(
         QProgressBar,
     )
 
-    ctx = open_app(app_paths, passphrase=PASSPHRASE)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    try:
-        controls = (QAbstractButton, QComboBox, QLineEdit, QAbstractItemView, QProgressBar)
-        owners: list[QWidget] = [w.documents, w.docs_bar, w.sources_bar]
-        unnamed = [type(c).__name__ for owner in owners for c in owner.findChildren(QWidget)
-                   if isinstance(c, controls) and not c.accessibleName()]
-        assert unnamed == []
-        assert w.docs_bar.attach_button.accessibleName() == "Attach documents"
-    finally:
-        w.close()
-        ctx.close()
+    w = open_window(app_paths)
+    controls = (QAbstractButton, QComboBox, QLineEdit, QAbstractItemView, QProgressBar)
+    owners: list[QWidget] = [w.documents, w.docs_bar, w.sources_bar]
+    unnamed = [type(c).__name__ for owner in owners for c in owner.findChildren(QWidget)
+               if isinstance(c, controls) and not c.accessibleName()]
+    assert unnamed == []
+    assert w.docs_bar.attach_button.accessibleName() == "Attach documents"
 
 
 def test_a_flagged_passage_says_why(qtbot: QtBot) -> None:

@@ -1,4 +1,4 @@
-"""The window survives the engine process crashing mid-answer (issue 13).
+"""The window survives the engine process crashing mid-answer.
 
 The fault is injected into the real engine process, the way llama.cpp segfaults on hardware
 this machine does not have. The window must stay, keep the partial answer, say what happened
@@ -8,13 +8,12 @@ in words, and answer the next message.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.context import AppContext, open_app
 from app.core.engines.base import GenerationParams
 from app.core.paths import AppPaths
 from app.ui.main_window import MainWindow
@@ -24,15 +23,10 @@ PASSPHRASE = "engine crash passphrase"
 
 
 @pytest.fixture
-def window(qtbot: QtBot, model_paths: AppPaths) -> Iterator[MainWindow]:
-    ctx: AppContext = open_app(model_paths, passphrase=PASSPHRASE)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.engine_info is not None, timeout=60_000)
-    yield w
-    w.close()
-    ctx.close()
+def window(model_paths: AppPaths, open_window: Any) -> MainWindow:
+    w: MainWindow = open_window(model_paths, passphrase=PASSPHRASE, wait_for_model=True,
+                                timeout_ms=60_000)
+    return w
 
 
 @pytest.mark.parametrize("fault", ["segv@12", "abort@12", "hang@12", "oom@12"])
@@ -41,13 +35,13 @@ def test_window_survives_an_engine_crash(
     fault: str,
 ) -> None:
     window.app.chat.params = GenerationParams(max_tokens=200, temperature=0.0)
-    window.app.chat.options = window.app.chat.options.__class__(
+    window.app.chat.local.options = window.app.chat.local.options.__class__(
         context_length=1024, watchdog_s=3.0)
     # The next engine process (the one answering now is restarted with the fault armed).
     monkeypatch.setenv("ENCLAVE_ENGINE_FAULT", fault)
     engine = window.app.chat.engine
     assert engine is not None
-    engine.options = window.app.chat.options
+    engine.options = window.app.chat.local.options
     engine.close()  # the next turn starts a fresh engine process, which has the fault
     qtbot.keyClicks(window.composer, "Write a long story about a lighthouse.")
     qtbot.keyClick(window.composer, Qt.Key.Key_Return)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.context import AppContext, open_app
 from app.core.paths import AppPaths
 from app.ui.main_window import MainWindow
 
@@ -17,16 +16,10 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture
-def window(qtbot: QtBot, model_paths: AppPaths) -> Iterator[MainWindow]:
-    ctx: AppContext = open_app(model_paths, save=False)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.engine_info is not None, timeout=30_000)
-    yield w
-    w.close()
-    assert not any(lane.active for lane in w.lanes()), "background work must end with the window"
-    ctx.close()
+def window(model_paths: AppPaths, open_window: Any) -> MainWindow:
+    """An unsaved session with the model loaded."""
+    w: MainWindow = open_window(model_paths, passphrase=None, wait_for_model=True)
+    return w
 
 
 def type_and_send(qtbot: QtBot, w: MainWindow, text: str) -> None:
@@ -77,12 +70,9 @@ def test_escape_stops(qtbot: QtBot, window: MainWindow) -> None:
 
 
 def test_model_error_is_shown_in_the_window(
-    qtbot: QtBot, app_paths: AppPaths
+    qtbot: QtBot, app_paths: AppPaths, open_window: Any
 ) -> None:
-    ctx = open_app(app_paths, save=False)  # no model anywhere
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
+    w = open_window(app_paths, passphrase=None)  # no model anywhere
     qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=30_000)
     qtbot.waitUntil(lambda: not w.loading, timeout=30_000)
     # The user sees what went wrong and how to recover ...
@@ -96,22 +86,17 @@ def test_model_error_is_shown_in_the_window(
     qtbot.keyClicks(w.composer, "Hello?")
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     assert not w.busy and w.view.messages == []
-    w.close()
-    ctx.close()
 
 
-def test_close_mid_answer_exits_cleanly(qtbot: QtBot, model_paths: AppPaths) -> None:
-    ctx = open_app(model_paths, save=False)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.engine_info is not None, timeout=30_000)
-    ctx.chat.params = ctx.chat.params.__class__(max_tokens=2000)
+def test_close_mid_answer_exits_cleanly(
+    qtbot: QtBot, model_paths: AppPaths, open_window: Any
+) -> None:
+    w = open_window(model_paths, passphrase=None, wait_for_model=True)
+    w.app.chat.params = w.app.chat.params.__class__(max_tokens=2000)
     type_and_send(qtbot, w, "Write a very long story about rivers.")
     qtbot.waitUntil(lambda: len(w.view.answer_text()) > 10, timeout=20_000)
     w.close()
     assert not any(lane.active for lane in w.lanes())
-    ctx.close()
 
 
 def test_failed_switch_keeps_the_loaded_model(

@@ -5,38 +5,15 @@ These windows need no answer from the model: the policy is drawn before any mode
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.context import open_app
 from app.core.paths import AppPaths
 from app.ui.banners import ClassificationBanner
 from app.ui.dialogs import PolicyDialog, SettingsDialog
-from app.ui.main_window import MainWindow
-from tests.ui.conftest import PASSPHRASE
 
 BANNER = {"text": "OFFICIAL-SENSITIVE", "foreground": "#FFFFFF", "background": "#8B0000"}
-
-
-@pytest.fixture
-def open_window(qtbot: QtBot) -> Iterator[Callable[[AppPaths], MainWindow]]:
-    opened: list[tuple[MainWindow, Any]] = []
-
-    def make(paths: AppPaths) -> MainWindow:
-        ctx = open_app(paths, passphrase=PASSPHRASE)
-        w = MainWindow(ctx)
-        qtbot.addWidget(w)
-        w.show()
-        opened.append((w, ctx))
-        return w
-
-    yield make
-    for w, ctx in opened:
-        w.close()
-        ctx.close()
 
 
 def test_locked_setting_is_disabled_with_the_organization_tooltip(

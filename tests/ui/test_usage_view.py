@@ -145,3 +145,17 @@ def test_every_control_has_an_accessible_name(
                                                       if not w.accessibleName()]
     items = [view.drift_list.item(i).text() for i in range(view.drift_list.count())]
     assert items == ["No calls recorded yet."]
+
+
+def test_an_unexpected_failure_is_said_without_a_traceback(
+    qtbot: QtBot, make_view: Any
+) -> None:
+    def report() -> dict[str, Any]:
+        raise ValueError("bad row 17")
+
+    view = make_view(report)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy, timeout=10_000)
+    assert "failed unexpectedly (ValueError)" in view.status_label.text()
+    assert "bad row" not in view.status_label.text()
+    assert view.refresh_button.isEnabled()

@@ -7,22 +7,22 @@ import subprocess
 import sys
 import textwrap
 import time
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.context import open_app
 from app.core.paths import AppPaths
-from app.ui.main_window import MainWindow
 from tests.ui.conftest import PASSPHRASE
 
 pytestmark = pytest.mark.model
 
 
 def test_daily_retention_deletes_old_conversations_while_open(
-    qtbot: QtBot, model_paths: AppPaths
+    qtbot: QtBot, model_paths: AppPaths, open_window: Any
 ) -> None:
-    ctx = open_app(model_paths, passphrase=PASSPHRASE)
+    w = open_window(model_paths)
+    ctx = w.app
     ctx.settings.set("history.retention_days", 7)
     assert ctx.history is not None
     old = ctx.history.create_conversation("from last month")
@@ -30,16 +30,9 @@ def test_daily_retention_deletes_old_conversations_while_open(
     month_ago = time.time() - 30 * 86400
     ctx.history._write(lambda c: c.execute(  # noqa: SLF001 - age a row for the test
         "UPDATE conversations SET updated = ? WHERE id = ?", (month_ago, old)))
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        w.retention_timer.timeout.emit()  # as if a day had passed
-        qtbot.waitUntil(lambda: [c.id for c in ctx.history.list_conversations()] == [fresh],
-                        timeout=10_000)
-    finally:
-        w.close()
-        ctx.close()
+    w.retention_timer.timeout.emit()  # as if a day had passed
+    qtbot.waitUntil(lambda: [c.id for c in ctx.history.list_conversations()] == [fresh],
+                    timeout=10_000)
 
 
 def test_layout_survives_200_percent_scaling_in_a_small_window(model_paths: AppPaths) -> None:
@@ -75,22 +68,27 @@ def test_layout_survives_200_percent_scaling_in_a_small_window(model_paths: AppP
     assert all(" ok " in f"{line} " for line in lines), r.stdout
 
 
-def test_about_shows_the_version_from_pyproject(qtbot: QtBot, model_paths: AppPaths) -> None:
+def test_about_shows_the_version_from_pyproject(model_paths: AppPaths, open_window: Any
+                                                ) -> None:
     import tomllib
     from pathlib import Path
 
     version = tomllib.loads(
         (Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["version"]
-    ctx = open_app(model_paths, passphrase=PASSPHRASE)
-    w = MainWindow(ctx)
-    qtbot.addWidget(w)
-    try:
-        assert f"Enclave {version}" in w.menus.about_text()
-        assert ctx.audit is not None
-        import json
+    w = open_window(model_paths)
+    assert f"Enclave {version}" in w.menus.about_text()
+    assert w.app.audit is not None
+    import json
 
-        first = json.loads(ctx.audit.path.read_text().splitlines()[0])
-        assert first["actor"]["version"] == version
-    finally:
-        w.close()
-        ctx.close()
+    first = json.loads(w.app.audit.path.read_text().splitlines()[0])
+    assert first["actor"]["version"] == version
+
+
+def test_saved_settings_apply_to_the_next_answer(app_paths: AppPaths, open_window: Any
+                                                 ) -> None:
+    w = open_window(app_paths)
+    w.app.settings.set("engine.context_length", 1024)
+    w.app.settings.set("generation.temperature", 0.2)
+    w.apply_settings()
+    assert w.app.chat.local.options.context_length == 1024
+    assert w.app.chat.params.temperature == 0.2

@@ -53,3 +53,28 @@ def test_export_and_delete_are_audited(app_paths: AppPaths) -> None:
         assert "history.exported" in ev and "history.deleted" in ev
     finally:
         app.close()
+
+
+def test_branch_through_a_hit_on_an_older_branch(app_paths: AppPaths) -> None:
+    from app.core.errors import EnclaveError
+    from app.core.history_actions import branch_through
+
+    app = open_app(app_paths, passphrase="branch test passphrase")
+    try:
+        h = app.history
+        assert h is not None
+        cid = h.create_conversation("branches")
+        q = h.add_message(cid, "user", "Name a bird.")
+        old = h.add_message(cid, "assistant", "A kingfisher.", parent_id=q)
+        follow = h.add_message(cid, "user", "Where does it live?", parent_id=old)
+        new = h.add_message(cid, "assistant", "A heron.", parent_id=q)  # regenerated
+        assert [m.id for m in branch_through(h, cid)] == [q, new]
+        assert [m.id for m in branch_through(h, cid, new)] == [q, new]
+        # The hit is on the older branch: shown with the newest leaf below it.
+        assert [m.id for m in branch_through(h, cid, old)] == [q, old, follow]
+        assert [m.id for m in branch_through(h, cid, q)] == [q, new]
+        with pytest.raises(EnclaveError, match="not in conversation"):
+            branch_through(h, cid, 10_000)
+        assert branch_through(h, h.create_conversation("empty")) == []
+    finally:
+        app.close()

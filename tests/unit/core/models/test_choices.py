@@ -1,0 +1,77 @@
+"""The models a user may pick, from the real registry and the real default model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from app.core.models.choices import ModelChoice, model_choices, quantization_of
+from app.core.models.registry import ModelRegistry
+from app.core.paths import AppPaths
+from app.core.policy import load_policy
+
+
+def managed(paths: AppPaths, root: Path, doc: str) -> AppPaths:
+    for d in (root, root / "managed"):
+        d.mkdir(parents=True, exist_ok=True)
+        os.chmod(d, 0o755)
+    f = root / "managed" / "50-models.json"
+    f.write_text(doc)
+    os.chmod(f, 0o644)
+    return dataclasses.replace(paths, policy_root=root)
+
+
+@pytest.mark.parametrize(("name", "quant"), [
+    ("qwen2.5-0.5b-instruct-q4_k_m.gguf", "Q4_K_M"),
+    ("Llama-3.2-1B-Instruct-IQ3_XS.gguf", "IQ3_XS"),
+    ("tiny.F16.gguf", "F16"),
+    ("model-bf16.gguf", "BF16"),
+    ("mystery.gguf", "?"),
+])
+def test_quantization_is_read_from_the_file_name(name: str, quant: str) -> None:
+    assert quantization_of(name) == quant
+
+
+def test_the_site_model_is_offered_verified(model_paths: AppPaths, site_models_dir: Path
+                                            ) -> None:
+    registry = ModelRegistry(model_paths)
+    choices = model_choices(registry, load_policy(model_paths.policy_root))
+    [installed] = [m for m in registry.installed() if m.path.parent == site_models_dir]
+    [choice] = [c for c in choices if c.id == installed.id]
+    assert isinstance(choice, ModelChoice)
+    assert choice.verified  # the catalog pins these bytes
+    assert choice.size == installed.path.stat().st_size
+    assert choice.sha256 == registry.sha256(installed) and len(choice.sha256) == 64
+    assert choice.quantization == quantization_of(installed.path.name) != "?"
+    assert choice.rule  # the policy decision names its rule
+    assert choice.name == installed.display_name
+
+
+def test_a_model_the_policy_does_not_allow_is_not_offered(
+    model_paths: AppPaths, tmp_path: Path
+) -> None:
+    other = "0" * 64
+    paths = managed(model_paths, tmp_path / "pol",
+                    f'{{"schema_version": 1, "models": {{"allowed_sha256": ["{other}"]}}}}')
+    assert model_choices(ModelRegistry(paths), load_policy(paths.policy_root)) == []
+
+
+def test_an_unverified_copy_is_offered_as_not_verified(
+    model_paths: AppPaths, site_models_dir: Path
+) -> None:
+    registry = ModelRegistry(model_paths)
+    [site] = [m for m in registry.installed() if m.path.parent == site_models_dir]
+    copy = model_paths.user_models_dir / "my-copy-q8_0.gguf"
+    copy.write_bytes(site.path.read_bytes()[: 1 << 20])  # different bytes: no catalog pin
+    by_id = {c.id: c for c in model_choices(registry, None)}
+    assert by_id["my-copy-q8_0"].verified is False
+    assert by_id["my-copy-q8_0"].quantization == "Q8_0"
+    assert by_id["my-copy-q8_0"].rule == ""
+    assert by_id[site.id].verified
+
+
+def test_no_models_no_choices(app_paths: AppPaths) -> None:
+    assert model_choices(ModelRegistry(app_paths), load_policy(app_paths.policy_root)) == []
