@@ -3,6 +3,10 @@
 Each module in this package that defines ``register(subparsers)`` adds one sub-command group;
 they are discovered, so a new group is a new module and nothing else. Handlers return an exit
 code; typed ``EnclaveError``s become a two-line message and their ``exit_code``.
+
+Every invocation imports every sub-command module to build the parser, so those modules import
+the core inside their handlers: ``enclave --help`` stays fast and loads neither llama.cpp, numpy,
+onnxruntime nor Qt (``tests/unit/test_import_cost.py`` holds it to that).
 """
 
 from __future__ import annotations

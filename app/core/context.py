@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from app.core.audit import AuditLog, AuditUnavailable, events
 from app.core.chat import ChatService
 from app.core.engines.base import EngineOptions, GenerationParams
+from app.core.engines.supervisor import prestart
 from app.core.errors import EnclaveError
 from app.core.grounding import Documents
+from app.core.guard.egress import install_egress_guard
 from app.core.logs import configure_logging
 from app.core.models.registry import ModelRegistry
 from app.core.paths import AppPaths, default_paths
 from app.core.policy import EffectivePolicy, current_os_user, load_policy
+from app.core.routing import allowed_hosts
 from app.core.settings import Settings
 from app.core.store import HistoryStore, PassphraseRequired, open_history
 from app.core.usage_cost import UsageLedger
@@ -126,11 +130,6 @@ def guard_network(
 
     Each refusal is written to the audit log.
     """
-    from urllib.parse import urlsplit
-
-    from app.core.guard.egress import install_egress_guard
-    from app.core.routing import allowed_hosts
-
     collector = policy.get("audit.forward")
     extra = {urlsplit(collector).hostname or ""} if collector else set()
 
@@ -159,9 +158,6 @@ def guard_process_network(paths: AppPaths) -> None:
                          outcome={"status": "denied", "reason": "not allowed by policy"})
         except EnclaveError:
             log.warning("could not audit a blocked connection to %s", host)
-
-    from app.core.guard.egress import install_egress_guard
-    from app.core.routing import allowed_hosts
 
     install_egress_guard(lambda: allowed_hosts(policy, user, groups), audited)
 
@@ -216,8 +212,6 @@ def open_app(
     paths = (paths or default_paths()).ensure()
     configure_logging(paths.log_file)
     if prestart_engine:
-        from app.core.engines.supervisor import prestart
-
         prestart(paths.log_file)
     policy = load_policy(paths.policy_root)
     settings = Settings.load(paths, policy)

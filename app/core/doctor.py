@@ -11,10 +11,27 @@ from importlib import metadata
 from typing import Any
 
 from app import __version__
+from app.core.audit import audit_log_path, verify
+from app.core.audit.identity import signing_key
 from app.core.checks import Check as Check  # re-exported: the report's line type
 from app.core.checks import Status
+from app.core.engines.backend import gpu_offload_supported
+from app.core.engines.devices import (
+    GPU_BACKEND_NAMES,
+    active_backend,
+    backend_devices,
+    gpu_backends_built,
+    onnx_providers,
+)
+from app.core.engines.health import engine_checks
 from app.core.errors import EnclaveError
+from app.core.models.catalog import default_entry
+from app.core.models.registry import ModelRegistry
 from app.core.paths import AppPaths
+from app.core.policy import load_policy
+from app.core.secrets import KeyringUnavailable, trusted_backend
+from app.core.store import PassphraseRequired, store_status
+from app.core.store.database import damaged
 
 
 def _version(dist: str) -> str:
@@ -47,16 +64,6 @@ def check_versions() -> Check:
 
 def check_gpu(paths: AppPaths) -> Check:
     """The backend models run on (CPU, CUDA, Vulkan, Metal…) and every device llama.cpp sees."""
-    from app.core.engines.backend import gpu_offload_supported
-    from app.core.engines.devices import (
-        GPU_BACKEND_NAMES,
-        active_backend,
-        backend_devices,
-        gpu_backends_built,
-        onnx_providers,
-    )
-    from app.core.policy import load_policy
-
     offload = gpu_offload_supported()
     devices = backend_devices()
     gpu_allowed = bool(load_policy(paths.policy_root).get("engine.gpu_allowed"))
@@ -107,9 +114,6 @@ def check_paths(paths: AppPaths) -> Check:
 
 def check_models(paths: AppPaths) -> list[Check]:
     """Every installed model verifies; the default model is present."""
-    from app.core.models.catalog import default_entry
-    from app.core.models.registry import ModelRegistry
-
     registry = ModelRegistry(paths)
     checks: list[Check] = []
     default_id = default_entry().id
@@ -140,8 +144,6 @@ def check_models(paths: AppPaths) -> list[Check]:
 
 def check_policy(paths: AppPaths) -> list[Check]:
     """The machine's policy loads; restricted mode is an error a user must hear about."""
-    from app.core.policy import load_policy
-
     policy = load_policy(paths.policy_root)
     data = {"sha256": policy.sha256, "root": str(paths.policy_root)}
     if policy.restricted:
@@ -154,8 +156,6 @@ def check_policy(paths: AppPaths) -> list[Check]:
 
 def check_keyring(_paths: AppPaths) -> list[Check]:
     """A trusted OS keyring answers (else the history uses a passphrase)."""
-    from app.core.secrets import KeyringUnavailable, trusted_backend
-
     try:
         backend = trusted_backend()
     except KeyringUnavailable as exc:
@@ -166,8 +166,6 @@ def check_keyring(_paths: AppPaths) -> list[Check]:
 
 def check_history(paths: AppPaths) -> list[Check]:
     """The encrypted history opens and no page is damaged (never created here)."""
-    from app.core.store import PassphraseRequired, store_status
-
     if not paths.database_file.exists():
         return [Check("history", "ok", "no history yet; it is created on first use")]
     try:
@@ -177,7 +175,6 @@ def check_history(paths: AppPaths) -> list[Check]:
     except EnclaveError as exc:
         return [Check("history", "error", exc.message, exc.hint)]
     if status.damage is not None:
-        from app.core.store.database import damaged
 
         error = damaged(paths.database_file, status.damage)
         return [Check("history", "error", error.message, error.hint)]
@@ -189,9 +186,6 @@ def check_history(paths: AppPaths) -> list[Check]:
 
 def check_audit(paths: AppPaths) -> list[Check]:
     """The audit log's hash chain and checkpoints verify."""
-    from app.core.audit import audit_log_path, verify
-    from app.core.audit.identity import signing_key
-
     path = audit_log_path(paths)
     try:
         key = signing_key(None, create=False)
@@ -211,8 +205,6 @@ def check_audit(paths: AppPaths) -> list[Check]:
 
 def check_engine(paths: AppPaths) -> list[Check]:
     """The engine process: how it is contained, what fallbacks are remembered, threads."""
-    from app.core.engines.health import engine_checks
-
     return engine_checks(paths)
 
 

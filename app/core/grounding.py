@@ -49,6 +49,7 @@ class Documents:
 
     def index(self) -> DocumentIndex:
         """The document index (opened on first use)."""
+        # app.core.docs (numpy, onnxruntime, sqlite-vec) loads only when documents are used.
         from app.core.docs import check_enabled
 
         with self._lock:

@@ -172,6 +172,7 @@ class RemoteEngines:
 
     def get(self, decision: RouteDecision, model: str | None = None) -> ChatEngine:
         """The engine for a remote decision (``model``: one of the endpoint's; None: first)."""
+        # Here, not at the top: the vendors' SDKs load only in sessions that leave the machine.
         from app.core.engines.remote import build_engine
         from app.core.engines.remote_http import load_api_key
 

@@ -33,10 +33,12 @@ from app.core.engines.base import (
     GenerationParams,
     TokenCallback,
 )
-from app.core.engines.engine_process import EngineProcess
+from app.core.engines.engine_process import EngineProcess, engine_process_supported
 from app.core.engines.fallback import LEVELS, FallbackMemory, fallback_key, options_for
+from app.core.engines.sandbox import address_space_budget
 from app.core.engines.threads import physical_cores
 from app.core.models.errors import ModelLoadFailed
+from app.core.models.hardware import estimate_need
 from app.core.models.inspect import GGUFInfo
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,6 @@ _spare: EngineProcess | None = None
 
 def prestart(log_file: Path | None) -> None:
     """Start a spare engine process in the background (idempotent, never raises)."""
-    from app.core.engines.engine_process import engine_process_supported
-
     if not engine_process_supported():
         return
 
@@ -341,9 +341,6 @@ class SupervisedEngine:
 
 def default_memory_cap(gguf: GGUFInfo, options: EngineOptions) -> int:
     """What the engine process may map for this model: weights, KV cache and a base."""
-    from app.core.engines.sandbox import address_space_budget
-    from app.core.models.hardware import estimate_need
-
     need = estimate_need(gguf, options.context_length)
     cap = address_space_budget(need.weights, need.kv_cache + need.compute, gpu_offload=False)
     assert cap is not None

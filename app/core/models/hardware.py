@@ -80,6 +80,7 @@ class FitReport:
 
 def _gpu_offload_supported() -> bool:
     try:
+        # Here, not at the top: the backend loads llama.cpp, which a size estimate may not need.
         from app.core.engines.backend import gpu_offload_supported
 
         return gpu_offload_supported()
@@ -122,7 +123,7 @@ def parse_nvidia_smi(text: str) -> tuple[int, int, str] | None:
 
 def _device_vram() -> tuple[int, int, str] | None:
     """VRAM as llama.cpp's GPU devices report it (Vulkan, Metal, or CUDA without nvidia-smi)."""
-    from app.core.engines.devices import backend_devices
+    from app.core.engines.devices import backend_devices  # loads llama.cpp: only when asked
 
     gpus = [d for d in backend_devices() if d.offloads and d.memory_total > 0]
     if not gpus:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.engines.engine_process import child_environment
 from app.core.jsonstore import read_json_object, write_json_atomic
 
 LOAD_PROBE_TIMEOUT_S = 60.0
@@ -64,8 +65,6 @@ def run_probe(command: Sequence[str], *, timeout: float = LOAD_PROBE_TIMEOUT_S) 
     """
     # The engine process's environment: the probe runs untrusted files through native code
     # too, so it gets no interpreter overrides and no way to the user's secrets either.
-    from app.core.engines.engine_process import child_environment
-
     env = child_environment()
     try:
         proc = subprocess.run(
@@ -183,6 +182,7 @@ def _main(argv: list[str], out: Callable[[str], object] = print) -> int:  # prag
     """``python -m app __load-probe PATH``: load, decode one token, print one JSON line."""
     import ctypes
 
+    # Here, not at the top: only the probe child needs the reader and jinja2.
     from app.core.models.gguf_reader import GGUFFormatError, read_gguf
     from app.core.models.template_check import template_problem
 

@@ -89,10 +89,10 @@ def test_status_and_doctor_find_damage_that_opening_does_not(
     status = store_status(filled, passphrase=PASSPHRASE)
     assert status.damage is not None and "HMAC" in status.damage
     # doctor opens with the keyring; this store has a passphrase, so hand it over.
-    import app.core.store as store_module
+    import app.core.doctor as doctor_module
 
-    real = store_module.store_status
-    monkeypatch.setattr(store_module, "store_status",
+    real = store_status
+    monkeypatch.setattr(doctor_module, "store_status",
                         lambda p, **_: real(p, passphrase=PASSPHRASE))
     (check,) = check_history(filled)
     assert check.status == "error"
