@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 
 from app.core.engines.base import Completion
-from app.core.guard.redact import StreamRestorer
 from app.core.ports import HistoryWriter
 
 FLUSH_INTERVAL_S = 1.0
@@ -36,7 +35,11 @@ class AnswerStream:
         message_id: int | None,
     ) -> None:
         self._on_token = on_token
-        self._restorer = StreamRestorer(mapping) if mapping else None
+        self._restorer = None
+        if mapping:  # a remote turn: redaction is loaded (the import is free by now)
+            from app.core.guard.redact import StreamRestorer
+
+            self._restorer = StreamRestorer(mapping)
         self._history = history if message_id is not None else None
         self._message_id = message_id
         self._pieces: list[str] = []

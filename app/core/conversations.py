@@ -8,13 +8,15 @@ back to the root gives the one branch the user is looking at. Without a history 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.engines.base import ChatMessage
 from app.core.errors import EnclaveError
-from app.core.guard.redact import Redactor
 from app.core.ports import HistoryWriter
 from app.core.transcript import Transcripts
+
+if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
+    from app.core.guard.redact import Redactor
 
 ROOT = 0  # parent_id meaning "a new first message" (editing the conversation's first message)
 
@@ -83,6 +85,8 @@ class Conversations:
         a new one (``None``) gets a fresh redactor, kept with :meth:`keep_redactor` once the
         conversation exists.
         """
+        from app.core.guard.redact import Redactor  # first remote turn of the session
+
         if conversation_id is None:
             return Redactor.from_policy(policy)
         if conversation_id not in self._redactors:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.engines.base import ChatEngine, ChatMessage
 from app.core.errors import EnclaveError, ExitCode
-from app.core.guard.redact import Redactor
 from app.core.routing import LOCAL, RouteDecision, decide_route
+
+if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
+    from app.core.guard.redact import Redactor
 
 Confirm = Callable[[str, RouteDecision], bool]  # outgoing text, decision -> send?
 
@@ -110,7 +112,10 @@ def prepare_outgoing(
     """
     if not decision.remote:
         return TurnPlan(decision, messages, note=decision.reason if decision.kept_here else "")
-    redactor = redactor or Redactor.from_policy(policy)
+    if redactor is None:
+        from app.core.guard.redact import Redactor
+
+        redactor = Redactor.from_policy(policy)
     plan = TurnPlan(decision, messages)
     if decision.must_redact:
         plan.messages, result = redactor.redact_messages(messages)

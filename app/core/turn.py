@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.core.engines.base import ChatEngine, ChatMessage, Completion, EngineInfo, GenerationParams
-from app.core.guard.redact import Redactor
 from app.core.outbound import Confirm, TurnPlan
+
+if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
+    from app.core.guard.redact import Redactor
 
 Step = Literal["authorize", "ground", "route", "redact", "budget"]
 
