@@ -21,6 +21,7 @@ import pytest
 
 from app.core.errors import ExitCode
 from tests.e2e.conftest import Runner
+from tests.policies import policy_root
 from tests.unit.core.models._index_server import LoopbackIndex
 
 pytestmark = pytest.mark.model
@@ -113,14 +114,7 @@ def broken_machine_policy(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("needs root and unshare to put a policy at the machine path")
     created = [p for p in (MACHINE_ROOT.parent, MACHINE_ROOT) if not p.exists()]
     MACHINE_ROOT.mkdir(parents=True, exist_ok=True)
-    root = tmp_path / "policies"
-    (root / "managed").mkdir(parents=True)
-    os.chmod(root, 0o755)
-    os.chmod(root / "managed", 0o755)
-    f = root / "managed" / "10-site.json"
-    f.write_text("{ this is not json")
-    os.chmod(f, 0o644)
-    yield root
+    yield policy_root(tmp_path, "{ this is not json")
     for p in reversed(created):
         p.rmdir()
 

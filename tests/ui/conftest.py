@@ -8,7 +8,6 @@ window's background lanes are idle.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +16,8 @@ from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
+
+from tests.policies import policy_root
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -68,14 +69,7 @@ def _no_background_work_left(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def write_policy(base: Path, managed: dict[str, Any]) -> Path:
     """A trusted policy root (root-owned, 0755/0644; tests run as root) with one managed file."""
-    root = base / "policies"
-    for directory in (root, root / "managed", root / "recommended"):
-        directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(directory, 0o755)
-    path = root / "managed" / "50-test.json"
-    path.write_text(json.dumps({"schema_version": 1, **managed}), encoding="utf-8")
-    os.chmod(path, 0o644)
-    return root
+    return policy_root(base, managed, file_name="50-test.json")
 
 
 @pytest.fixture

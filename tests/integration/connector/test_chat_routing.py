@@ -23,6 +23,7 @@ from app.core.paths import AppPaths
 from app.core.policy import current_os_user
 from tests.integration.connector.corpus import MESSAGE, ORIGINALS
 from tests.integration.connector.servers import FakeAnthropicMessagesServer
+from tests.policies import policy_root
 
 PASSPHRASE = "a long enough test passphrase"
 
@@ -35,12 +36,7 @@ def fake() -> Iterator[FakeAnthropicMessagesServer]:
 
 
 def write_policy(root: Path, doc: dict[str, Any]) -> None:
-    for d in (root, root / "managed"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    f = root / "managed" / "10-connector.json"
-    f.write_text(json.dumps({"schema_version": 1, **doc}))
-    os.chmod(f, 0o644)
+    policy_root(root.parent, doc, name=root.name, file_name="10-connector.json")
 
 
 def app_with(

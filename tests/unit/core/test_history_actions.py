@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,11 @@ import pytest
 from app.core.context import open_app
 from app.core.history_actions import ExportNotAllowed, delete_conversation, export_conversation
 from app.core.paths import AppPaths
+from tests.policies import policy_root
 
 
 def with_policy(paths: AppPaths, root: Path, doc: dict) -> AppPaths:  # type: ignore[type-arg]
-    for d in (root, root / "managed"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    f = root / "managed" / "50-history.json"
-    f.write_text(json.dumps({"schema_version": 1, **doc}))
-    os.chmod(f, 0o644)
+    policy_root(root.parent, doc, name=root.name, file_name="50-history.json")
     return dataclasses.replace(paths, policy_root=root)
 
 

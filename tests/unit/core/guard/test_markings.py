@@ -7,8 +7,6 @@ lean that way on purpose.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from app.core.engines.base import ChatMessage
 from app.core.guard.redact import Redactor
 from app.core.outbound import plan_turn
 from app.core.policy import EffectivePolicy, load_policy
+from tests.policies import policy_root
 
 BANNERS = [
     "TOP SECRET//SI//NOFORN",
@@ -117,15 +116,8 @@ def test_any_casing_of_a_banner_is_found(marking: str, upper: list[bool]) -> Non
 
 
 def _policy(tmp_path: Path, connector: dict[str, Any], **sections: Any) -> EffectivePolicy:
-    root = tmp_path / "policies"
-    for d in (root, root / "managed", root / "recommended"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    doc = {"schema_version": 1, "connector": connector, **sections}
-    path = root / "managed" / "10-connector.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    os.chmod(path, 0o644)
-    return load_policy(root)
+    return load_policy(policy_root(tmp_path, {"connector": connector, **sections},
+                                   file_name="10-connector.json"))
 
 
 def _connector(classification: str, require_redaction: bool) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,11 @@ from app.core.models.choices import ModelChoice, model_choices, quantization_of
 from app.core.models.registry import ModelRegistry
 from app.core.paths import AppPaths
 from app.core.policy import load_policy
+from tests.policies import policy_root
 
 
 def managed(paths: AppPaths, root: Path, doc: str) -> AppPaths:
-    for d in (root, root / "managed"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    f = root / "managed" / "50-models.json"
-    f.write_text(doc)
-    os.chmod(f, 0o644)
+    policy_root(root.parent, doc, name=root.name, file_name="50-models.json")
     return dataclasses.replace(paths, policy_root=root)
 
 

@@ -32,6 +32,7 @@ from app.core.models.download import (
 from app.core.models.errors import ModelError
 from app.core.models.provision import provision
 from app.core.policy import EffectivePolicy, PolicyEntry, load_policy
+from tests.policies import policy_root as shared_policy_root
 from tests.unit.core.models._index_server import LoopbackIndex, build_wheel
 
 PAYLOAD = b"GGUF" + b"\x03\0\0\0" + b"w" * 4000
@@ -74,15 +75,7 @@ class ProposedKeysPolicy:
 
 
 def policy_root(tmp_path: Path, managed: str | None = None) -> Path:
-    root = tmp_path / "policies"
-    for d in (root, root / "managed", root / "recommended"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    if managed is not None:
-        f = root / "managed" / "10-site.json"
-        f.write_text(managed, encoding="utf-8")
-        os.chmod(f, 0o644)
-    return root
+    return shared_policy_root(tmp_path, managed)
 
 
 @pytest.fixture

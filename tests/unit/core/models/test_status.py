@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from app.core.models.hardware import HardwareInfo
 from app.core.models.registry import ModelRegistry
 from app.core.paths import AppPaths
 from app.core.policy import EffectivePolicy, load_policy
+from tests.policies import policy_root
 from tests.unit.core.models.conftest import ESCAPE_TEMPLATE, gguf_header, write_small_gguf
 
 pytestmark = pytest.mark.model
@@ -25,14 +24,7 @@ OTHER_DIGEST = "0" * 64
 
 def managed_policy(tmp_path: Path, body: dict[str, object]) -> EffectivePolicy:
     """A real machine policy root with one managed file (root-owned, 0644: tests run as root)."""
-    root = tmp_path / "policies"
-    for d in (root, root / "managed", root / "recommended"):
-        d.mkdir(parents=True, exist_ok=True)
-        os.chmod(d, 0o755)
-    f = root / "managed" / "10-models.json"
-    f.write_text(json.dumps({"schema_version": 1, **body}), encoding="utf-8")
-    os.chmod(f, 0o644)
-    return load_policy(root)
+    return load_policy(policy_root(tmp_path, body, file_name="10-models.json"))
 
 
 def test_the_real_model_is_ready(model_paths: AppPaths) -> None:
