@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -10,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.audit import register
+from app.cli import main
 from app.core.audit import AuditLog, events
+from app.core.errors import ExitCode
 from app.core.paths import AppPaths
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="enclave")
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return main(argv)  # the one in-process runner: what `enclave ARGS` returns
 
 
 @pytest.fixture
@@ -73,11 +70,9 @@ def test_export_cef_to_stdout_with_an_empty_window(
     assert capsys.readouterr().out.startswith("CEF:0|Enclave|Enclave|")
 
 
-def test_export_rejects_a_bad_date(home: Path) -> None:
-    from app.core.errors import EnclaveError
-
-    with pytest.raises(EnclaveError, match="ISO 8601"):
-        run(["audit", "export", "--since", "last tuesday"])
+def test_export_rejects_a_bad_date(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["audit", "export", "--since", "last tuesday"]) == ExitCode.USAGE
+    assert "ISO 8601" in capsys.readouterr().err
 
 
 def test_tail_prints_the_last_records(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,12 +83,12 @@ def test_tail_prints_the_last_records(home: Path, capsys: pytest.CaptureFixture[
     assert "audit.checkpoint" in capsys.readouterr().out
 
 
-def test_missing_log_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.core.audit import AuditLogMissing
-
+def test_missing_log_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "empty"))
-    with pytest.raises(AuditLogMissing):
-        run(["audit", "verify"])
+    assert run(["audit", "verify"]) == ExitCode.FAILED
+    assert "There is no audit log" in capsys.readouterr().err
 
 
 def test_a_deleted_log_whose_head_remains_is_tampering_not_an_empty_log(
