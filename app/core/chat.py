@@ -220,8 +220,10 @@ class ChatService:
         requested = turn.request.route
         if requested in (None, LOCAL):
             # Fail before anything is stored when no model can load (or policy forbids it).
-            self.local.ensure()
-            turn.decide("authorize", True, "route:local", "Answered on this machine.")
+            sha256 = self.local.ensure().info.model_sha256
+            allowed = self.policy.check_model(sha256) if self.policy is not None else None
+            turn.decide("authorize", True, allowed.rule if allowed else "built-in:any-model",
+                        allowed.reason if allowed else "No policy restricts models here.")
             return
         if self.policy is None:
             raise RouteRefused("No policy allows remote routes here.", "Ask locally.",
@@ -276,7 +278,7 @@ class ChatService:
                                     groups=self.groups, local_only_documents=local_only)
         turn.plan = TurnPlan(decision, self._prompt(turn),
                              note=decision.reason if decision.kept_here else "")
-        turn.decide("route", decision.remote, decision.rule, decision.reason)
+        turn.decide("route", decision.allowed, decision.rule, decision.reason)
 
     def _prompt(self, turn: Turn) -> list[ChatMessage]:
         messages = list(turn.history)

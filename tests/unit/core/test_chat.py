@@ -44,7 +44,8 @@ def test_a_local_turn_decides_in_the_designs_order(app: AppContext) -> None:
     result = app.chat.send("Hello there.")
     steps = [d.step for d in result.decisions]
     assert steps == ["authorize", "route"]
-    assert all(d.allowed is (d.step == "authorize") for d in result.decisions)
+    assert all(d.allowed for d in result.decisions)
+    assert "models.allowed_sha256" in result.decisions[0].rule  # the model allowlist's rule
     assert result.decisions[-1].rule == "route:local"
     call = [e for e in _events(app) if e["event"] == "model.call"][-1]
     assert call["policy"]["rule"] == "route:local"  # type: ignore[index]
