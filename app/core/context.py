@@ -187,6 +187,8 @@ def apply_retention(history: HistoryStore, settings: Settings, audit: AuditLog |
     return removed
 
 
+# Long on purpose: the one place a session is assembled, in dependency order; each step
+# closes what the earlier ones opened when it fails.
 def open_app(
     paths: AppPaths | None = None,
     *,

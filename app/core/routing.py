@@ -117,6 +117,7 @@ def _kept_here(rule: str, reason: str) -> RouteDecision:
     return RouteDecision(LOCAL, None, False, rule, reason, kept_here=True)
 
 
+# Long on purpose: the gate's checks in the order they apply, each returning its decision.
 def decide_route(
     policy: ConnectorPolicy,
     *,

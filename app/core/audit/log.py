@@ -272,6 +272,8 @@ class AuditLog:
             self._checkpoint = None  # the head file describes another log
         self._size = size
 
+    # Long on purpose: one critical section (chain, checkpoint, fsync, head file) whose order
+    # is the log's crash-safety argument; split, the order would be harder to check.
     def _append(
         self,
         event: str,

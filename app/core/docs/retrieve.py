@@ -218,6 +218,7 @@ def _load(index: DocumentIndex, ids: list[int]) -> dict[int, Any]:
     return {int(r[0]): r for r in rows}
 
 
+# Long on purpose: the hybrid search's stages (vectors, full text, fusion, budget) in order.
 def retrieve(
     index: DocumentIndex,
     query_vector: npt.NDArray[np.float32],

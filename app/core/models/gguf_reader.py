@@ -140,6 +140,7 @@ def _tensor_bytes(ggml_type: int, dims: list[int]) -> int | None:
     return (elements // block) * type_size
 
 
+# Long on purpose: the file is read front to back once; each check guards the next read.
 def read_gguf(path: str) -> dict[str, Any]:
     """Read and check a GGUF file's header, metadata and tensor table.
 

@@ -178,6 +178,7 @@ class LoadProbeCache:
 # --- the child --------------------------------------------------------------------------
 
 
+# Long on purpose: the probe child's whole life, in order, reported as one JSON line.
 def _main(argv: list[str], out: Callable[[str], object] = print) -> int:  # pragma: no cover
     """``python -m app __load-probe PATH``: load, decode one token, print one JSON line."""
     import ctypes

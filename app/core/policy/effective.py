@@ -250,6 +250,8 @@ def _source_summary(level: str, parsed: ParsedSource, bad: str) -> dict[str, Any
     }
 
 
+# Long on purpose: the merge rules (managed over user over recommended, restricted mode,
+# the allowlist guard) read best as one pass over the sources.
 def build_effective(
     managed: list[ParsedSource], recommended: list[ParsedSource]
 ) -> EffectivePolicy:

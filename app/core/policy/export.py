@@ -68,6 +68,7 @@ def _sub(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
     return ET.SubElement(parent, tag, attrs)
 
 
+# Long on purpose: one flat pass over the schema writing both XML documents side by side.
 def build_admx() -> tuple[ET.ElementTree, ET.ElementTree]:
     """Build the ADMX and the en-US ADML documents."""
     ET.register_namespace("", ADMX_NS)

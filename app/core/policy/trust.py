@@ -76,6 +76,7 @@ def _entry_problem(
     return None
 
 
+# Long on purpose: one walk from / to the root; every refusal is a step of that walk.
 def ancestry_problem(root: Path, trusted_uids: frozenset[int] = TRUSTED_UIDS) -> str | None:
     """Why the policy root, or its absence, cannot be trusted; None when it can.
 

@@ -212,6 +212,7 @@ class HistoryStore(EncryptedTables):
 
     # -- messages ---------------------------------------------------------------------------
 
+    # Long on purpose: the checks and the insert share one transaction on the writer thread.
     def add_message(
         self,
         conversation_id: int,

@@ -47,6 +47,7 @@ from app.core.store.keys import (
 from app.core.store.unlock import unlock
 
 
+# Long on purpose: the five crash-safe steps of the module docstring, in order, in one place.
 def rekey(
     db_path: Path,
     *,
