@@ -15,13 +15,10 @@ import codecs
 import contextlib
 import ctypes
 import logging
-import os
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import llama_cpp as C
 
@@ -37,23 +34,23 @@ from app.core.engines.base import (
     TokenCallback,
 )
 from app.core.engines.base import EngineOptions as EngineOptions  # re-exported
-from app.core.engines.chat_template import FALLBACK_TEMPLATE, ChatTemplate, Segment
+from app.core.engines.chat_template import Segment
+from app.core.engines.llama_load import LoadProgress as LoadProgress  # re-exported
+from app.core.engines.llama_load import (
+    context_size,
+    create_context,
+    gpu_label,
+    gpu_layer_count,
+    load_model,
+    model_chat_template,
+    warm_up,
+)
+from app.core.engines.llama_tokens import find_stop, make_sampler, tokenize
 from app.core.engines.threads import ThreadController, physical_cores
 from app.core.models.errors import ModelLoadFailed
 from app.core.models.inspect import GGUFInfo
 
 log = logging.getLogger(__name__)
-
-def _gpu_label() -> str:
-    """``GPU (CUDA0)``: which device the layers went to, as the status bar shows it."""
-    from app.core.engines.devices import backend_devices
-
-    gpus = [d.name for d in backend_devices() if d.offloads]
-    return f"GPU ({', '.join(gpus)})" if gpus else "GPU"
-
-
-LoadProgress = Callable[[float], bool]
-_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_float, ctypes.c_void_p)
 
 
 class LocalEngine:
@@ -90,98 +87,46 @@ class LocalEngine:
         opts = options or EngineOptions()
         self._lock = threading.Lock()
         self._closed = False
-        trained = gguf.context_length or opts.context_length
-        n_ctx = max(256, min(opts.context_length, trained))
-        gpu = bool(C.llama_supports_gpu_offload())
-        gpu_layers = opts.gpu_layers if opts.gpu_layers >= 0 else (999 if gpu else 0)
-        if not gpu:
-            gpu_layers = 0
+        n_ctx = context_size(gguf.context_length, opts.context_length)
+        gpu_layers = gpu_layer_count(opts.gpu_layers)
         cores = physical_cores()
         # Threads adapt to a busy machine between decodes; a setting > 0 pins them.
         self._gen_threads = ThreadController(cores, pinned=opts.threads)
         self._batch_threads = ThreadController(cores, pinned=opts.threads)
         threads = self._gen_threads.threads
 
-        mparams = C.llama_model_default_params()
-        mparams.n_gpu_layers = gpu_layers
-        mparams.use_extra_bufts = opts.extra_bufts
-        self._progress_cb: Any = None
-        if on_progress is not None:
-            # The C type returns bool, but a ctypes callback with a c_bool result corrupts the
-            # refcount of True/False on CPython 3.11 (fatal at exit). Returning a c_int is
-            # ABI-compatible for a bool result on x86-64 and arm64, and safe.
-            def _progress(fraction: float, _user: object) -> int:
-                try:
-                    return 1 if on_progress(float(fraction)) else 0
-                except Exception:  # noqa: BLE001 - never raise into C
-                    return 1
-
-            callback = _PROGRESS_FN(_progress)
-            self._progress_cb = callback  # llama.cpp keeps a raw pointer during the load
-            mparams.progress_callback = ctypes.cast(callback, C.llama_progress_callback)
-        model = C.llama_model_load_from_file(os.fsencode(path), mparams)
-        if not model:
-            raise ModelLoadFailed(
-                f"llama.cpp could not load {path.name} (unsupported architecture, damaged "
-                "tensors or not enough memory; details are in the log file).",
-                "Check `enclave doctor`, or choose another model.",
-            )
-        self._model = model
-        cparams = C.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = min(opts.batch_size, n_ctx)
-        cparams.n_ubatch = min(opts.batch_size, n_ctx)
-        cparams.n_threads = threads
-        cparams.n_threads_batch = threads
-        cparams.no_perf = True
-        ctx = C.llama_init_from_model(model, cparams)
-        if not ctx:
-            C.llama_model_free(model)
-            raise ModelLoadFailed(
-                f"Could not create a {n_ctx}-token context for {path.name} (not enough memory?).",
-                "Lower the context length in settings.",
-            )
-        self._ctx = ctx
-        self._vocab = C.llama_model_get_vocab(model)
-        self._mem = C.llama_get_memory(ctx)
-        self._n_ctx = int(C.llama_n_ctx(ctx))
+        # The engine keeps the progress callback: llama.cpp holds a raw pointer to it.
+        self._model, self._progress_cb = load_model(
+            path, gpu_layers=gpu_layers, extra_bufts=opts.extra_bufts, on_progress=on_progress
+        )
+        self._ctx = create_context(
+            self._model, path, n_ctx=n_ctx, batch_size=opts.batch_size, threads=threads
+        )
+        self._vocab = C.llama_model_get_vocab(self._model)
+        self._mem = C.llama_get_memory(self._ctx)
+        self._n_ctx = int(C.llama_n_ctx(self._ctx))
         self._cached: list[int] = []  # tokens whose KV entries are in the context
         self._piece_buf = ctypes.create_string_buffer(256)
         self._add_bos = bool(C.llama_vocab_get_add_bos(self._vocab))
-        raw_template = C.llama_model_chat_template(model, None)
-        source = raw_template.decode("utf-8", "replace") if raw_template else FALLBACK_TEMPLATE
-        self._template = ChatTemplate(
-            source, bos_token=self._token_text(C.llama_vocab_bos(self._vocab)),
-            eos_token=self._token_text(C.llama_vocab_eos(self._vocab)),
-        )
-        device = _gpu_label() if gpu_layers > 0 else "CPU"
-        self._info = EngineInfo(
-            model_id=model_id,
-            model_sha256=sha256,
-            route="local",
-            device=device,
-            context_length=self._n_ctx,
-            extra={"threads": str(threads), "gpu_layers": str(gpu_layers),
-                   "extra_bufts": "on" if opts.extra_bufts else "off"},
-        )
+        self._template = model_chat_template(self._model, self._vocab, self._piece_buf)
+        self._info = self._describe(model_id, sha256, threads, gpu_layers, opts.extra_bufts)
         if first_use:
             self._first_use_check()
         else:
-            self._warm_up()
+            warm_up(self._ctx, self._vocab, self._mem)
         log.info("loaded %s: n_ctx=%d threads=%d gpu_layers=%d extra_bufts=%s", model_id,
                  self._n_ctx, threads, gpu_layers, opts.extra_bufts)
 
-    def _warm_up(self) -> None:
-        """Run one tiny decode at load time, in the loader's thread.
-
-        llama.cpp allocates compute buffers and pages in weights on the first decode; doing it
-        here keeps that cost off the user's first answer.
-        """
-        bos = C.llama_vocab_bos(self._vocab)
-        token = bos if bos >= 0 else 0
-        arr = (C.llama_token * 1)(token)
-        C.llama_decode(self._ctx, C.llama_batch_get_one(arr, 1))
-        C.llama_memory_clear(self._mem, True)
+    def _describe(
+        self, model_id: str, sha256: str, threads: int, gpu_layers: int, extra_bufts: bool
+    ) -> EngineInfo:
+        """What ``info`` reports: the model, where its layers run and how it was loaded."""
+        return EngineInfo(
+            model_id=model_id, model_sha256=sha256, route="local",
+            device=gpu_label() if gpu_layers > 0 else "CPU", context_length=self._n_ctx,
+            extra={"threads": str(threads), "gpu_layers": str(gpu_layers),
+                   "extra_bufts": "on" if extra_bufts else "off"},
+        )
 
     def _first_use_check(self) -> None:
         """Decode a real prompt of a few dozen tokens and four answer tokens, then forget them.
@@ -212,26 +157,13 @@ class LocalEngine:
 
     # --- tokens -------------------------------------------------------------------------
 
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        n = C.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, True)
-        return self._piece_buf.raw[: max(0, n)].decode("utf-8", "replace")
-
     def tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
-        """Tokenize text; ``special`` lets control-token strings become control tokens."""
-        data = text.encode("utf-8")
-        cap = len(data) + 8
-        buf = (C.llama_token * cap)()
-        n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
-        if n < 0:  # the buffer was too small; -n is the size needed
-            cap = -n
-            buf = (C.llama_token * cap)()
-            n = C.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
-        if n < 0:
-            # llama-cpp-python's own error here embeds the whole text; ours never does.
-            raise EngineError("The text could not be tokenized.", "Try rephrasing the message.")
-        return list(buf[:n])
+        """Tokenize text; ``special`` lets control-token strings become control tokens.
+
+        Raises:
+            EngineError: llama.cpp could not tokenize the text.
+        """
+        return tokenize(self._vocab, text, special=special, add_bos=add_bos)
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         """Render the chat template and tokenize it, user text as plain text."""
@@ -242,28 +174,6 @@ class LocalEngine:
         return tokens
 
     # --- generation ---------------------------------------------------------------------
-
-    def _make_sampler(self, params: GenerationParams) -> Any:
-        chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
-        if params.repeat_penalty != 1.0:
-            C.llama_sampler_chain_add(
-                chain,
-                C.llama_sampler_init_penalties(
-                    C.llama_vocab_n_tokens(self._vocab), params.repeat_last_n,
-                    params.repeat_penalty, 0.0, 0.0,
-                ),
-            )
-        if params.temperature <= 0:
-            C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
-            return chain
-        seed = params.seed if params.seed >= 0 else random.SystemRandom().randrange(2**31)
-        if params.top_k > 0:
-            C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_k(params.top_k))
-        if 0 < params.top_p < 1:
-            C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_p(params.top_p, 1))
-        C.llama_sampler_chain_add(chain, C.llama_sampler_init_temp(params.temperature))
-        C.llama_sampler_chain_add(chain, C.llama_sampler_init_dist(seed))
-        return chain
 
     def _set_threads(self) -> None:
         C.llama_set_n_threads(self._ctx, self._gen_threads.threads, self._batch_threads.threads)
@@ -360,14 +270,10 @@ class LocalEngine:
         cancel: threading.Event | None,
         started: float,
     ) -> Completion:
-        if len(prompt) >= self._n_ctx:
-            raise ContextOverflow(
-                f"The conversation needs {len(prompt)} tokens but the model's context holds "
-                f"{self._n_ctx}.",
-                "Start a new conversation, or raise the context length in settings.",
-            )
-        budget = min(params.max_tokens, self._n_ctx - len(prompt))
-        sampler = self._make_sampler(params)
+        # Stays long: the token loop keeps its state in locals, and a helper call per token
+        # would cost throughput (bench/engine_throughput.py measures it).
+        budget = self._token_budget(prompt, params)
+        sampler = make_sampler(self._vocab, params)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pieces: list[str] = []
         held = ""  # text withheld while it might be the start of a stop string
@@ -400,7 +306,7 @@ class LocalEngine:
                 if text:
                     if max_stop:
                         held += text
-                        hit = _find_stop(held, params.stop)
+                        hit = find_stop(held, params.stop)
                         if hit >= 0:
                             pieces.append(held[:hit])
                             if held[:hit]:
@@ -447,16 +353,25 @@ class LocalEngine:
         ended = time.perf_counter()
         rate = (n_out - 1) / (ended - first_at) if n_out > 1 and ended > first_at else 0.0
         return Completion(
-            text="".join(pieces),
-            finish_reason=finish,
-            prompt_tokens=len(prompt),
-            completion_tokens=n_out,
-            ttft_s=(first_at - started) if n_out else 0.0,
-            total_s=ended - started,
-            tokens_per_s=rate,
-            error=error,
+            text="".join(pieces), finish_reason=finish, prompt_tokens=len(prompt),
+            completion_tokens=n_out, ttft_s=(first_at - started) if n_out else 0.0,
+            total_s=ended - started, tokens_per_s=rate, error=error,
             engine_state=threads.describe(),
         )
+
+    def _token_budget(self, prompt: list[int], params: GenerationParams) -> int:
+        """How many tokens the answer may have: ``max_tokens``, capped by the room left.
+
+        Raises:
+            ContextOverflow: the prompt alone fills the context.
+        """
+        if len(prompt) >= self._n_ctx:
+            raise ContextOverflow(
+                f"The conversation needs {len(prompt)} tokens but the model's context holds "
+                f"{self._n_ctx}.",
+                "Start a new conversation, or raise the context length in settings.",
+            )
+        return min(params.max_tokens, self._n_ctx - len(prompt))
 
     def close(self) -> None:
         """Free the context and the model; later calls raise ``EngineError``."""
@@ -478,8 +393,3 @@ FIRST_USE_PROMPT = (
     "evening, and name one instrument the keeper would use to do it."
 )
 
-
-def _find_stop(text: str, stops: tuple[str, ...]) -> int:
-    positions = [text.find(s) for s in stops if s]
-    found = [p for p in positions if p >= 0]
-    return min(found) if found else -1

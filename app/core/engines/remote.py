@@ -16,7 +16,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.engines.base import (
@@ -48,6 +48,38 @@ class _Event:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish: FinishReason | None = None
+
+
+@dataclass
+class _Received:
+    """What a stream delivered: its text, usage, how it ended, and any failure."""
+
+    pieces: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_at: float = 0.0
+    finish: FinishReason = "stop"
+    error: RemoteError | None = None
+
+    def completion(self, started: float) -> Completion:
+        """The ``Completion`` for an answer whose request began at ``started``."""
+        ended = time.perf_counter()
+        completion_tokens = self.completion_tokens or len(self.pieces)
+        rate = (
+            (completion_tokens - 1) / (ended - self.first_at)
+            if completion_tokens > 1 and ended > self.first_at and self.pieces
+            else 0.0
+        )
+        return Completion(
+            text="".join(self.pieces),
+            finish_reason="error" if self.error is not None else self.finish,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_s=(self.first_at - started) if self.pieces else 0.0,
+            total_s=ended - started,
+            tokens_per_s=rate,
+            error=None if self.error is None else self.error.message,
+        )
 
 
 class _RemoteEngine:
@@ -125,65 +157,55 @@ class _RemoteEngine:
             stream = self._open(messages, params)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed RemoteError
             raise classify(exc, self._name, self._host, streaming=False) from exc
-        pieces: list[str] = []
-        prompt_tokens = completion_tokens = 0
-        n_pieces = 0
-        first_at = 0.0
-        finish: FinishReason = "stop"
-        finished = False
-        error: RemoteError | None = None
         try:
-            for event in self._events(stream):
-                if cancel is not None and cancel.is_set():
-                    finish = "cancelled"
-                    break
-                if event.text:
-                    if not pieces:
-                        first_at = time.perf_counter()
-                    pieces.append(event.text)
-                    n_pieces += 1
-                    on_token(event.text)
-                if event.prompt_tokens is not None:
-                    prompt_tokens = event.prompt_tokens
-                if event.completion_tokens is not None:
-                    completion_tokens = event.completion_tokens
-                if event.finish is not None:
-                    finish, finished = event.finish, True
-            else:
-                if not finished:
-                    # The stream ended without its closing event: the connection was cut.
-                    error = RemoteStreamCut(
-                        f"The remote endpoint {self._name} ({self._host}) ended the answer "
-                        "before it was complete.",
-                        "The partial answer is kept; send the message again to retry.",
-                    )
-        except Exception as exc:  # noqa: BLE001 - classified below, partial text kept
-            error = classify(exc, self._name, self._host, streaming=True)
-            error.__cause__ = exc
+            got = self._receive(stream, on_token, cancel)
         finally:
             # Closing the SDK stream closes the HTTP response: a cancelled answer stops
             # costing tokens on the server as soon as it notices.
             with contextlib.suppress(Exception):  # already failing or done: nothing to add
                 stream.close()
-        if error is not None and not pieces:
-            raise error
-        ended = time.perf_counter()
-        completion_tokens = completion_tokens or n_pieces
-        rate = (
-            (completion_tokens - 1) / (ended - first_at)
-            if completion_tokens > 1 and ended > first_at and pieces
-            else 0.0
-        )
-        return Completion(
-            text="".join(pieces),
-            finish_reason="error" if error is not None else finish,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_s=(first_at - started) if pieces else 0.0,
-            total_s=ended - started,
-            tokens_per_s=rate,
-            error=None if error is None else error.message,
-        )
+        if got.error is not None and not got.pieces:
+            raise got.error
+        return got.completion(started)
+
+    def _receive(
+        self, stream: Any, on_token: TokenCallback, cancel: threading.Event | None
+    ) -> _Received:
+        """Read the stream to its end, a cancel or a failure, passing text to ``on_token``.
+
+        A failure, or an end without the closing event, is kept in ``error`` with the text
+        received so far; the caller decides whether to raise it.
+        """
+        got = _Received()
+        finished = False
+        try:
+            for event in self._events(stream):
+                if cancel is not None and cancel.is_set():
+                    got.finish = "cancelled"
+                    break
+                if event.text:
+                    if not got.pieces:
+                        got.first_at = time.perf_counter()
+                    got.pieces.append(event.text)
+                    on_token(event.text)
+                if event.prompt_tokens is not None:
+                    got.prompt_tokens = event.prompt_tokens
+                if event.completion_tokens is not None:
+                    got.completion_tokens = event.completion_tokens
+                if event.finish is not None:
+                    got.finish, finished = event.finish, True
+            else:
+                if not finished:
+                    # The stream ended without its closing event: the connection was cut.
+                    got.error = RemoteStreamCut(
+                        f"The remote endpoint {self._name} ({self._host}) ended the answer "
+                        "before it was complete.",
+                        "The partial answer is kept; send the message again to retry.",
+                    )
+        except Exception as exc:  # noqa: BLE001 - classified here, partial text kept
+            got.error = classify(exc, self._name, self._host, streaming=True)
+            got.error.__cause__ = exc
+        return got
 
     def close(self) -> None:
         """Close the HTTP connections."""

@@ -171,6 +171,15 @@ def classify(exc: BaseException, endpoint: str, host: str, *, streaming: bool) -
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
         return _status_error(status, where, headers)
+    return _transport_error(exc, where, streaming=streaming)
+
+
+def _transport_error(exc: BaseException, where: str, *, streaming: bool) -> RemoteError:
+    """The error for a failure without an HTTP status: TLS, DNS, timeout, connection, stream.
+
+    The checks run in this order; the first that matches an exception anywhere in the cause
+    chain wins.
+    """
     causes = list(_causes(exc))
     names = {type(c).__name__ for c in causes}
     if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes) or any(
