@@ -53,8 +53,6 @@ class DownloadPolicy(Protocol):
         """Whether a managed source could not be used (local only)."""
         ...
 
-    def __contains__(self, key: object) -> bool: ...
-
     def get(self, key: str) -> Any:
         """The effective value of a dotted key."""
         ...
@@ -90,19 +88,8 @@ AuditDownload = Callable[[DownloadDecision, str], None]
 
 
 def _rule(policy: DownloadPolicy, key: str) -> str:
-    try:
-        entry = policy.entry(key)
-        return f"{entry.level}:{key} ({entry.source})"
-    except Exception:  # noqa: BLE001 - a policy without the key: the built-in default decided
-        return f"default:{key} (built-in)"
-
-
-def _value(policy: DownloadPolicy, key: str, default: Any) -> Any:
-    """A policy value, or ``default`` while the schema does not declare the key."""
-    if key not in policy:
-        return default
-    value = policy.get(key)
-    return default if value is None else value
+    entry = policy.entry(key)
+    return f"{entry.level}:{key} ({entry.source})"
 
 
 def _split(url: object) -> tuple[str, str, str]:
@@ -133,7 +120,7 @@ def decide_download(policy: DownloadPolicy | None) -> DownloadDecision:
     if policy is None:
         return DownloadDecision(False, "no-policy", "No policy was given, so nothing may be "
                                 "downloaded.", DEFAULT_INDEX_URL, default_host)
-    raw = _value(policy, INDEX_URL_KEY, DEFAULT_INDEX_URL)
+    raw = policy.get(INDEX_URL_KEY) or DEFAULT_INDEX_URL  # null in a policy file: PyPI
     scheme, host, clean = _split(raw)
     index_rule = _rule(policy, INDEX_URL_KEY)
     shown = clean or (raw if isinstance(raw, str) and "@" not in raw else "")
@@ -143,7 +130,7 @@ def decide_download(policy: DownloadPolicy | None) -> DownloadDecision:
             "Enclave is in restricted mode (the machine policy could not be read), so it "
             "downloads nothing.", shown, host,
         )
-    if not _value(policy, DOWNLOAD_ALLOWED_KEY, True):
+    if not policy.get(DOWNLOAD_ALLOWED_KEY):
         return DownloadDecision(
             False, _rule(policy, DOWNLOAD_ALLOWED_KEY),
             "Your organization has turned off model downloads.", shown, host,

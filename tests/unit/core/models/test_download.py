@@ -31,7 +31,7 @@ from app.core.models.download import (
 )
 from app.core.models.errors import ModelError
 from app.core.models.provision import provision
-from app.core.policy import EffectivePolicy, PolicyEntry, load_policy
+from app.core.policy import EffectivePolicy, load_policy
 from tests.policies import policy_root as shared_policy_root
 from tests.unit.core.models._index_server import LoopbackIndex, build_wheel
 
@@ -47,31 +47,13 @@ def entry_for(data: bytes) -> CatalogEntry:
     )
 
 
-class ProposedKeysPolicy:
-    """A real effective policy plus the keys this change asks the schema for.
-
-    ``models.index_url`` and ``models.download_allowed`` are not in the policy schema yet, so a
-    policy file cannot set them; this wrapper answers for them as a managed file would.
-    """
-
-    def __init__(self, policy: EffectivePolicy, values: dict[str, Any]) -> None:
-        self._policy = policy
-        self._values = values
-
-    @property
-    def restricted(self) -> bool:
-        return self._policy.restricted
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._values or key in self._policy
-
-    def get(self, key: str) -> Any:
-        return self._values[key] if key in self._values else self._policy.get(key)
-
-    def entry(self, key: str) -> PolicyEntry:
-        if key in self._values:
-            return PolicyEntry(key, self._values[key], "managed", "/etc/enclave/test.json")
-        return self._policy.entry(key)
+def models_policy(tmp_path: Path, **models: Any) -> EffectivePolicy:
+    """A real machine policy whose managed file sets ``models.<key>`` values."""
+    root = shared_policy_root(tmp_path / "models-policy", {"models": models},
+                              file_name="10-models.json")
+    policy = load_policy(root)
+    assert not policy.restricted, policy.restricted_reasons
+    return policy
 
 
 def policy_root(tmp_path: Path, managed: str | None = None) -> Path:
@@ -240,16 +222,16 @@ def test_restricted_mode_refuses_and_runs_nothing(
 
 
 def test_a_policy_that_forbids_downloads_refuses(
-    tmp_path: Path, open_policy: EffectivePolicy, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    policy = ProposedKeysPolicy(open_policy, {DOWNLOAD_ALLOWED_KEY: False})
+    policy = models_policy(tmp_path, download_allowed=False)
     recorder = Recorder()
     monkeypatch.setattr(subprocess, "run", recorder)
     audited: list[tuple[DownloadDecision, str]] = []
     with pytest.raises(DownloadRefused, match="turned off") as err:
         provision(entry_for(PAYLOAD), tmp_path / "models", policy=policy,
                   audit=lambda decision, spec: audited.append((decision, spec)))
-    assert DOWNLOAD_ALLOWED_KEY in audited[0][0].rule and "/etc/enclave/test.json" in err.value.hint
+    assert DOWNLOAD_ALLOWED_KEY in audited[0][0].rule and "10-models.json" in err.value.hint
     assert recorder.calls == []
 
 
@@ -298,22 +280,27 @@ def test_an_audit_log_that_cannot_be_written_stops_the_download(
         ("ftp://pypi.corp.example/simple", False, "pypi.corp.example"),
         ("file:///srv/wheels", False, ""),
         ("not a url", False, ""),
-        (42, False, ""),
     ],
 )
 def test_the_index_comes_from_policy_and_must_be_https(
-    open_policy: EffectivePolicy, index_url: object, allowed: bool, host: str
+    tmp_path: Path, index_url: str, allowed: bool, host: str
 ) -> None:
-    decision = decide_download(ProposedKeysPolicy(open_policy, {INDEX_URL_KEY: index_url}))
+    decision = decide_download(models_policy(tmp_path, index_url=index_url))
     assert (decision.allowed, decision.host) == (allowed, host)
     assert INDEX_URL_KEY in decision.rule
     if not allowed:
         assert INDEX_URL_KEY in decision.reason or "https" in decision.reason
 
 
-def test_credentials_in_the_index_url_are_not_audited(open_policy: EffectivePolicy) -> None:
+def test_an_index_url_of_the_wrong_type_is_refused_by_the_schema(tmp_path: Path) -> None:
+    root = shared_policy_root(tmp_path, {"models": {"index_url": 42}})
+    decision = decide_download(load_policy(root))
+    assert (decision.allowed, decision.rule) == (False, "restricted-mode")
+
+
+def test_credentials_in_the_index_url_are_not_audited(tmp_path: Path) -> None:
     url = "https://reader:s3cret@pypi.corp.example/simple"
-    decision = decide_download(ProposedKeysPolicy(open_policy, {INDEX_URL_KEY: url}))
+    decision = decide_download(models_policy(tmp_path, index_url=url))
     assert decision.allowed and decision.pip_index_url == url
     assert "s3cret" not in json.dumps([decision.index_url, decision.host, decision.reason])
 
@@ -328,7 +315,7 @@ def test_default_index_when_policy_says_nothing(open_policy: EffectivePolicy) ->
 
 
 def test_real_pip_contacts_only_the_policy_index(
-    tmp_path: Path, open_policy: EffectivePolicy, decoy: LoopbackIndex,
+    tmp_path: Path, decoy: LoopbackIndex,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wheel = build_wheel(tmp_path, "tiny-model", "1.0", {"tiny_model/tiny.gguf": PAYLOAD})
@@ -338,7 +325,7 @@ def test_real_pip_contacts_only_the_policy_index(
     _pythonpath, mark = _sitecustomize(tmp_path)
     audited: list[tuple[DownloadDecision, str]] = []
     with LoopbackIndex({wheel.name: wheel.read_bytes()}) as site_index:
-        policy = ProposedKeysPolicy(open_policy, {INDEX_URL_KEY: site_index.url})
+        policy = models_policy(tmp_path, index_url=site_index.url)
         path = provision(entry_for(PAYLOAD), tmp_path / "models", policy=policy,
                          audit=lambda decision, spec: audited.append((decision, spec)))
     assert path.read_bytes() == PAYLOAD
