@@ -24,17 +24,24 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-def write_json_atomic(path: Path, data: dict[str, Any], *, indent: int | None = None) -> None:
-    """Replace ``path`` with ``data`` in one step.
+def write_json_atomic(
+    path: Path, data: dict[str, Any], *, indent: int | None = None, sort_keys: bool = False
+) -> None:
+    """Replace ``path`` with ``data`` in one step, durably (fsynced before the rename).
+
+    A directory it has to create is private to the user (0700), like every per-user one.
 
     Raises:
         OSError: the directory cannot be created or written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=indent)
+            json.dump(data, fh, indent=indent, sort_keys=sort_keys)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

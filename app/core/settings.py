@@ -9,17 +9,16 @@ puts on it, is declared in ``settings_schema.py``.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.jsonstore import write_json_atomic
 from app.core.paths import AppPaths
 from app.core.policy import EffectivePolicy
 from app.core.policy.migrations import UnknownSchemaVersion, migrate
@@ -270,20 +269,8 @@ class Settings:
             self._user[key] = value
 
     def _write(self, raw: dict[str, Any]) -> None:
-        text = json.dumps(raw, indent=2, sort_keys=True) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_json_atomic(self.path, raw, indent=2, sort_keys=True)
         except OSError as exc:
             raise SettingsError(
                 f"Cannot save settings to {self.path}: {exc.strerror or exc}.",

@@ -12,15 +12,13 @@ later change is a change, not a new file that verifies under its new digest.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
+from app.core.jsonstore import read_json_object, write_json_atomic
 from app.core.models.catalog import CatalogEntry, entry_by_sha256
 
 RECORDS_FILE = "model-imports.json"
@@ -66,11 +64,7 @@ class ImportRecords:
         self.file = file
 
     def _read(self) -> dict[str, dict[str, object]]:
-        try:
-            raw = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        models = raw.get("models") if isinstance(raw, dict) else None
+        models = read_json_object(self.file).get("models")
         return {k: v for k, v in models.items() if isinstance(v, dict)} if isinstance(
             models, dict) else {}
 
@@ -107,18 +101,7 @@ class ImportRecords:
                     self._write(models)
 
     def _write(self, models: dict[str, dict[str, object]]) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".model-imports-", dir=self.file.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"version": 1, "models": models}, fh, indent=1, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.file)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json_atomic(self.file, {"version": 1, "models": models}, indent=1, sort_keys=True)
 
 
 @dataclass(frozen=True)
