@@ -20,7 +20,6 @@ connect time as a failed connection and fail cleanly, and the remote engine find
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import sys
 import threading
@@ -29,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import EnclaveError, ExitCode
+from app.core.hosts import is_loopback
 
 AllowedHosts = Callable[[], set[str]]
 OnBlock = Callable[[str, int | None], None]
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _MAX_RESOLVED = 4096
 
 
@@ -65,20 +64,6 @@ _state_lock = threading.Lock()
 _rules: _Rules | None = None
 _installed = False
 _local = threading.local()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(name.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _normalize(host: str) -> str:

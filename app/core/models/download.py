@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from app.core.errors import ExitCode
-from app.core.guard.egress import is_loopback
+from app.core.hosts import is_loopback
 from app.core.models.catalog import CatalogEntry
 from app.core.models.errors import ModelError
 

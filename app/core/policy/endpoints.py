@@ -13,32 +13,14 @@ This module works on plain data, so the schema, the loader and the chat service 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.core.hosts import is_loopback
 from app.core.policy.errors import PolicyIssue
 
 OVERRIDE_KEY = "allow_insecure_http"
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1, ::ffff:127.x).
-
-    Only the exact name ``localhost`` counts: ``localhost.example`` or ``127.0.0.1.nip.io``
-    resolve wherever their owner likes.
-    """
-    host = host.lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def plain_http_off_machine(base_url: str) -> bool:
@@ -48,7 +30,7 @@ def plain_http_off_machine(base_url: str) -> bool:
         host = parts.hostname
     except ValueError:
         return False
-    return parts.scheme.lower() == "http" and bool(host) and not is_loopback_host(host or "")
+    return parts.scheme.lower() == "http" and bool(host) and not is_loopback(host or "")
 
 
 def external_http_problem(
