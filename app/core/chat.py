@@ -220,8 +220,8 @@ class ChatService:
         requested = turn.request.route
         if requested in (None, LOCAL):
             # Fail before anything is stored when no model can load (or policy forbids it).
-            sha256 = self.local.ensure().info.model_sha256
-            allowed = self.policy.check_model(sha256) if self.policy is not None else None
+            self.local.ensure()
+            allowed = self.local.allowed
             turn.decide("authorize", True, allowed.rule if allowed else "built-in:any-model",
                         allowed.reason if allowed else "No policy restricts models here.")
             return
@@ -229,9 +229,9 @@ class ChatService:
             raise RouteRefused("No policy allows remote routes here.", "Ask locally.",
                                rule="built-in:local-only")
         try:
-            decision = choose_route(self.policy, requested=requested, user=self.user,
-                                    groups=self.groups)
-            turn.decide("authorize", True, decision.rule, decision.reason)
+            turn.asked = choose_route(self.policy, requested=requested, user=self.user,
+                                      groups=self.groups)
+            turn.decide("authorize", True, turn.asked.rule, turn.asked.reason)
             self._check_budget(turn)
         except RouteRefused as exc:
             record_refusal(self.audit, turn, "unknown", exc.rule, exc)
@@ -269,13 +269,13 @@ class ChatService:
     # 3. route -------------------------------------------------------------------------------
 
     def _route(self, turn: Turn) -> None:
-        requested = turn.request.route
-        local_only = bool(turn.grounding is not None and turn.grounding.local_only)
-        if requested in (None, LOCAL) or self.policy is None:
+        decision = turn.asked  # step 1's decision, unless what the turn carries changes it
+        if decision is None:
             decision = RouteDecision(LOCAL, None, True, "route:local", "Answered on this machine.")
-        else:
-            decision = choose_route(self.policy, requested=requested, user=self.user,
-                                    groups=self.groups, local_only_documents=local_only)
+        elif turn.grounding is not None and turn.grounding.local_only:
+            assert self.policy is not None  # a remote route was only asked with a policy
+            decision = choose_route(self.policy, requested=turn.request.route, user=self.user,
+                                    groups=self.groups, local_only_documents=True)
         turn.plan = TurnPlan(decision, self._prompt(turn),
                              note=decision.reason if decision.kept_here else "")
         turn.decide("route", decision.allowed, decision.rule, decision.reason)

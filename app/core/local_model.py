@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from app.core.audit import events
 from app.core.engines import engine_process
@@ -44,6 +45,7 @@ class LocalModel:
         self.options = options
         self.default_model_id: str | None = None  # None: the catalog's default
         self.conversation_id: int | None = None  # the turn answering now, for a crash record
+        self.allowed: Any = None  # the allowlist's decision (a PolicyDecision) for the model
         self._engine: ChatEngine | None = None
         self._resolved: ResolvedModel | None = None
         self._lock = threading.Lock()
@@ -120,6 +122,7 @@ class LocalModel:
         if self.policy is None:
             return
         decision = self.policy.check_model(resolved.sha256)
+        self.allowed = decision
         if decision.allowed:
             return
         if self.audit is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from app.core.engines.base import ChatEngine, ChatMessage, Completion, EngineInfo, GenerationParams
 from app.core.outbound import Confirm, TurnPlan
+from app.core.routing import RouteDecision
 
 if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
     from app.core.guard.redact import Redactor
@@ -74,6 +75,7 @@ class Turn:
     history: list[ChatMessage] = field(default_factory=list)  # the branch, engine's view
     parent_id: int | None = None  # where the user's message goes in the conversation
     grounding: Any = None  # app.core.grounding.Grounding, when collections were asked for
+    asked: RouteDecision | None = None  # the remote route step 1 let through
     plan: TurnPlan | None = None
     redactor: Redactor | None = None  # made this turn's placeholders (kept per conversation)
     engine: ChatEngine | None = None
