@@ -6,9 +6,10 @@ status; the GUI shows ``message`` and ``hint`` in a dialog or banner. No traceba
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 
+@unique  # two names for one number would be two meanings for one exit status
 class ExitCode(IntEnum):
     """Every exit status ``enclave`` uses, one meaning each (scripts branch on them).
 
