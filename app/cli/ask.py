@@ -6,11 +6,11 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from app.cli._app import add_store_flags
 from app.cli._common import print_json, row_id_arg
-from app.core.chat import with_overrides
 
 
 def register(sub: Any) -> None:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.route in (None, "local"):
             app.chat.load_model(args.model)
-        params = with_overrides(app.chat.params, **overrides)
+        params = replace(app.chat.params, **overrides)  # checked by the core above
         stream = None if args.json else _write
         result = app.chat.send(
             question, conversation_id=args.conversation, on_token=stream, cancel=cancel,

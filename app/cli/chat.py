@@ -10,12 +10,12 @@ import argparse
 import signal
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from app.cli._app import add_store_flags
 from app.cli._common import row_id_arg
 from app.cli.ask import add_generation_flags, generation_overrides
-from app.core.chat import with_overrides
 from app.core.errors import EnclaveError
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     app = open_for_cli(args, engine=True)
     try:
         info = app.chat.load_model(args.model)
-        params = with_overrides(app.chat.params, **overrides)
+        params = replace(app.chat.params, **overrides)  # checked by the core above
         print(f"Enclave chat — {info.model_id} on {info.device}, everything stays on this machine.")
         print("Ctrl+C stops an answer; Ctrl+D or /quit leaves.\n")
         conversation = args.conversation

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.core.engines.base import ChatEngine, ChatMessage, GenerationParams
 from app.core.errors import EnclaveError
+from app.core.settings_schema import validate_generation
 
 
 class Transcripts:
@@ -65,6 +66,4 @@ def with_overrides(params: GenerationParams, **changes: Any) -> GenerationParams
     Raises:
         InvalidSettingValue: a change is outside what ``settings set`` would accept.
     """
-    from app.core.settings import validate_generation
-
     return replace(params, **validate_generation(**changes))
