@@ -22,9 +22,10 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core.chat import ChatService, TurnResult
 from app.core.context import apply_retention
+from app.core.conversation_view import branch_through
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
-from app.core.history_actions import branch_through, delete_conversation, export_conversation
+from app.core.history_actions import delete_conversation, export_conversation
 from app.core.models.choices import ModelChoice, model_choices
 from app.core.store import HistoryStore
 from app.ui.background import BackgroundLane, ErrorHandler

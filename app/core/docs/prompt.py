@@ -36,6 +36,8 @@ class Source:
     text: str
     flagged: bool
     reason: str | None
+    collection: str = ""
+    sha256: str | None = None  # the document's digest when it was cited
 
     @property
     def label(self) -> str:
@@ -60,7 +62,8 @@ def build_grounded_prompt(question: str, passages: Sequence[Passage]) -> tuple[s
     """
     sources = [
         Source(n=i, file=p.file, page=p.page, heading=p.heading, char_start=p.char_start,
-               char_end=p.char_end, text=p.text, flagged=p.flagged, reason=p.reason)
+               char_end=p.char_end, text=p.text, flagged=p.flagged, reason=p.reason,
+               collection=p.collection, sha256=p.sha256)
         for i, p in enumerate(passages, start=1)
     ]
     blocks = []

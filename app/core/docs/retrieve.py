@@ -52,6 +52,7 @@ class Passage:
     bm25_rank: int | None
     flagged: bool
     reason: str | None
+    sha256: str | None = None  # the document's digest as indexed: a citation can tell a change
 
 
 def approx_tokens(text: str) -> int:
@@ -211,7 +212,7 @@ def _load(index: DocumentIndex, ids: list[int]) -> dict[int, Any]:
     marks = ",".join("?" * len(ids))
     rows = index.query(
         "SELECT ch.id, ch.text, f.path, c.name, c.local_only, ch.page, ch.heading, "
-        "ch.char_start, ch.char_end, ch.hidden FROM doc_chunks ch "
+        "ch.char_start, ch.char_end, ch.hidden, f.sha256 FROM doc_chunks ch "
         "JOIN doc_files f ON f.id = ch.file_id JOIN doc_collections c ON c.id = f.collection_id "
         f"WHERE ch.id IN ({marks})", ids,
     )
@@ -277,7 +278,7 @@ def retrieve(
             chunk_id=cid, text=row[1], file=row[2], collection=row[3], local_only=bool(row[4]),
             page=row[5], heading=row[6], char_start=row[7], char_end=row[8], score=scores[cid],
             vector_rank=vrank.get(cid), bm25_rank=brank.get(cid), flagged=reason is not None,
-            reason=reason,
+            reason=reason, sha256=row[10],
         ))
         if len(out) >= max_passages:
             break

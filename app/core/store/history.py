@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 from app.core.inputs import clean_text, in_range, row_id
 from app.core.store import search as fts
+from app.core.store.attachments import Attachments
 from app.core.store.database import Connection
 from app.core.store.errors import ConversationNotFound, MessageNotFound
 from app.core.store.keys import KeyMode
 from app.core.store.records import Conversation, Message, SearchHit
-from app.core.store.tables import EncryptedTables
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ def _not_found(conversation_id: int) -> ConversationNotFound:
     )
 
 
-class HistoryStore(EncryptedTables):
+class HistoryStore(Attachments):
     """The encrypted conversation history. Obtain one with ``open_history``."""
 
     what = "history store"

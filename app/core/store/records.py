@@ -43,6 +43,37 @@ class Message:
 
 
 @dataclass(frozen=True)
+class StoredSource:
+    """A passage an answer was grounded on, numbered as the answer's ``[n]`` citation.
+
+    ``sha256`` is the document's digest when it was cited (``None`` for indexes that did not
+    record one), so a citation whose document changed since can say so.
+    """
+
+    message_id: int
+    n: int
+    collection: str
+    file: str
+    page: int | None
+    heading: str | None
+    char_start: int
+    char_end: int
+    sha256: str | None
+    text: str
+    flagged: bool = False
+
+    @property
+    def label(self) -> str:
+        """``name p.3`` or ``name § Heading`` or ``name``."""
+        name = self.file.replace("\\", "/").rsplit("/", 1)[-1]
+        if self.page is not None:
+            return f"{name} p.{self.page}"
+        if self.heading:
+            return f"{name} § {self.heading}"
+        return name
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One search result, best first; ``snippet`` carries ``MARK_START``/``MARK_END``."""
 

@@ -71,6 +71,33 @@ CREATE TABLE redactions (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- The numbered passages an answer was grounded on: its [n] citations, kept with it so they
+-- show under the answer when the conversation is reopened and go into every export.
+-- ``sha256`` is the document's digest when it was cited: a changed document can be told.
+CREATE TABLE message_sources (
+    message_id  INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    n           INTEGER NOT NULL CHECK (n >= 1),
+    collection  TEXT    NOT NULL,
+    file        TEXT    NOT NULL,
+    page        INTEGER,
+    heading     TEXT,
+    char_start  INTEGER NOT NULL,
+    char_end    INTEGER NOT NULL,
+    sha256      TEXT,
+    text        TEXT    NOT NULL,
+    flagged     INTEGER NOT NULL DEFAULT 0 CHECK (flagged IN (0, 1)),
+    PRIMARY KEY (message_id, n)
+);
+
+-- The collections a conversation answers from (its scope). Nothing else uses them.
+CREATE TABLE conversation_collections (
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    collection      TEXT    NOT NULL,
+    PRIMARY KEY (conversation_id, collection)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -140,7 +140,8 @@ def _raise_failure(
         raise DatabaseDamaged(
             f"The history database {db_path} cannot be decrypted with its own key: "
             "it is damaged or was replaced by another file.",
-            "Restore it from a backup. The file was left exactly as it was.",
+            "Try: enclave store recover (it copies what can still be read and keeps this "
+            "file exactly as it is), or restore it from a backup.",
         )
     if wrong:
         passphrase_mode = key_file is not None and key_file.current.mode is KeyMode.PASSPHRASE

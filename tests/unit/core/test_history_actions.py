@@ -51,8 +51,8 @@ def test_export_and_delete_are_audited(app_paths: AppPaths) -> None:
 
 
 def test_branch_through_a_hit_on_an_older_branch(app_paths: AppPaths) -> None:
+    from app.core.conversation_view import branch_through
     from app.core.errors import EnclaveError
-    from app.core.history_actions import branch_through
 
     app = open_app(app_paths, passphrase="branch test passphrase")
     try:
