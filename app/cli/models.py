@@ -136,25 +136,19 @@ def _context() -> tuple[Any, Any, Any]:
     return ModelRegistry(paths), policy, Settings.load(paths, policy)
 
 
-def _row(registry: Any, model: Any, policy: Any, settings: Any, families: dict[str, str],
+def _row(registry: Any, model: Any, choice: Any, families: dict[str, str],
          active: str | None) -> dict[str, Any]:
-    """Everything `list` and `info` say about one model."""
+    """Everything `list` and `info` say about one model (a core ``ModelChoice``)."""
     from app.core.errors import EnclaveError
 
-    status = registry.status(model, policy,
-                             context_length=settings.get("engine.context_length"))
-    verified = status.provenance == "catalog"
     row: dict[str, Any] = {
-        "id": model.id, "name": model.display_name, "family": families.get(model.id),
-        "location": model.location, "path": str(model.path), "size": model.size,
-        "approved": verified, "verified": verified, "provenance": status.provenance,
-        "active": model.id == active, "state": status.state, "reason": status.reason,
-        "rule": status.rule, "hint": status.hint,
+        "id": choice.id, "name": choice.name, "family": families.get(choice.id),
+        "location": choice.location, "path": choice.path, "size": choice.size,
+        "approved": choice.verified, "verified": choice.verified,
+        "provenance": choice.provenance,
+        "active": choice.id == active, "state": choice.state, "reason": choice.reason,
+        "rule": choice.rule or None, "hint": choice.hint, "sha256": choice.sha256 or None,
     }
-    try:
-        row["sha256"] = registry.sha256(model)
-    except OSError:
-        row["sha256"] = None
     try:
         info = registry.metadata(model)
     except (EnclaveError, OSError):
@@ -168,6 +162,16 @@ def _row(registry: Any, model: Any, policy: Any, settings: Any, families: dict[s
     return row
 
 
+def _rows(registry: Any, policy: Any, settings: Any) -> list[dict[str, Any]]:
+    from app.core.models.choices import described
+
+    families = registry.families_by_id()
+    active = _active(registry, policy, settings)
+    context = settings.get("engine.context_length")
+    return [_row(registry, m, described(registry, m, policy, context), families, active)
+            for m in registry.installed()]
+
+
 def _active(registry: Any, policy: Any, settings: Any) -> str | None:
     """The active model's id, the catalog default standing in when none was chosen."""
     from app.core.models.catalog import default_entry
@@ -178,9 +182,7 @@ def _active(registry: Any, policy: Any, settings: Any) -> str | None:
 def list_models(args: argparse.Namespace) -> int:
     """List models in the site and user directories, with their status and family."""
     registry, policy, settings = _context()
-    families = registry.families_by_id()
-    active = _active(registry, policy, settings)
-    rows = [_row(registry, m, policy, settings, families, active) for m in registry.installed()]
+    rows = _rows(registry, policy, settings)
     if args.json:
         print_json(rows)
     elif not rows:
@@ -203,7 +205,10 @@ def model_info(args: argparse.Namespace) -> int:
     registry, policy, settings = _context()
     model = registry.find(args.id)
     registry.metadata(model)  # a damaged file is an error here, with its reason
-    row = _row(registry, model, policy, settings, registry.families_by_id(),
+    from app.core.models.choices import described
+
+    choice = described(registry, model, policy, settings.get("engine.context_length"))
+    row = _row(registry, model, choice, registry.families_by_id(),
                _active(registry, policy, settings))
     try:
         report = registry.fit(model, settings.get("engine.context_length"),

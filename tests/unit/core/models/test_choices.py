@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.models.choices import ModelChoice, model_choices, quantization_of
+from app.core.models.choices import ModelChoice, model_choices, model_overview, quantization_of
 from app.core.models.registry import ModelRegistry
 from app.core.paths import AppPaths
 from app.core.policy import load_policy
@@ -52,6 +52,26 @@ def test_a_model_the_policy_does_not_allow_is_not_offered(
     paths = managed(model_paths, tmp_path / "pol",
                     f'{{"schema_version": 1, "models": {{"allowed_sha256": ["{other}"]}}}}')
     assert model_choices(ModelRegistry(paths), load_policy(paths.policy_root)) == []
+
+
+def test_the_overview_shows_a_blocked_model_with_its_rule_and_the_picker_leaves_it_out(
+    model_paths: AppPaths, tmp_path: Path
+) -> None:
+    other = "0" * 64
+    paths = managed(model_paths, tmp_path / "pol",
+                    f'{{"schema_version": 1, "models": {{"allowed_sha256": ["{other}"]}}}}')
+    registry, policy = ModelRegistry(paths), load_policy(paths.policy_root)
+    overview = model_overview(registry, policy)
+    assert overview and all(c.state == "blocked" for c in overview), overview
+    assert all(c.rule.startswith("managed:models.allowed_sha256") for c in overview), overview
+    assert all(not c.usable and "administrator" in c.hint for c in overview)
+    assert model_choices(registry, policy) == []
+    # The same facts, described once: without the policy the model is offered and ready.
+    [ready] = [c for c in model_overview(registry, None) if c.verified]
+    [offered] = [c for c in model_choices(registry, None) if c.id == ready.id]
+    assert (ready.size, ready.sha256, ready.quantization) == (
+        offered.size, offered.sha256, offered.quantization)
+    assert ready.state == "ready" and ready.usable
 
 
 def test_an_unverified_copy_is_offered_as_not_verified(
