@@ -203,6 +203,41 @@ class RedactionPolicy(_Strict):
     )
 
 
+class RoutingPolicy(_Strict):
+    """Whether Enclave decides per turn between this machine and a remote endpoint."""
+
+    mode: Literal["manual", "auto"] = Field(
+        default="manual",
+        description='"manual": the user picks the route; "auto": each turn is checked before '
+        "anything leaves and only what carries no sensitive signal may use routing.auto_endpoint.",
+    )
+    auto_endpoint: str = Field(
+        default="", description="The connector endpoint auto routing may use; empty = none."
+    )
+    group_modes: dict[NonEmpty, Literal["manual", "auto"]] = Field(
+        default_factory=dict,
+        description='Per-group overrides of routing.mode, e.g. {"analysts": "auto"}; a user '
+        'in any "manual" group gets manual routing.',
+    )
+    local_types: list[NonEmpty] = Field(
+        default_factory=lambda: ["EMAIL", "PHONE", "IBAN", "CARD", "SSN", "SECRET",
+                                 "URL_CREDENTIALS", "IP", "MAC"],
+        description="Entity types that keep an auto-routed turn here (on top of "
+        "redaction.blocking_types, custom terms and custom patterns, which always do).",
+    )
+    sensitive_examples: NonEmpty = Field(
+        default="sensitive-topics.txt",
+        description="File in the managed policy folder: examples of sensitive topics, one per "
+        "line; a turn similar to any of them stays here.",
+    )
+    semantic_threshold: float = Field(
+        default=0.08, ge=-1, le=1,
+        description="How much closer (cosine similarity) a turn must be to a sensitive example "
+        "than to any everyday topic to stay here; lower is more cautious "
+        "(bench/routing.py measures the trade-off).",
+    )
+
+
 class HistoryPolicy(_Strict):
     """How long conversations are kept and whether they may leave the app."""
 
@@ -272,6 +307,7 @@ class PolicyDocument(_Strict):
     ui: UiPolicy = Field(default_factory=UiPolicy, description="User interface.")
     engine: EnginePolicy = Field(default_factory=EnginePolicy, description="Local engine.")
     documents: DocumentsPolicy = Field(default_factory=DocumentsPolicy, description="Documents.")
+    routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="Auto routing.")
 
 
 @dataclass(frozen=True)

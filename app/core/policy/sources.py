@@ -53,21 +53,25 @@ def trust_problem(st: os.stat_result, what: str) -> str | None:
     return None
 
 
-def _read_trusted(path: Path) -> ParsedSource:
-    source = ParsedSource(str(path))
+def read_trusted_bytes(path: Path) -> tuple[bytes | None, str | None]:
+    """A root-owned file's bytes (at most ``MAX_FILE_BYTES`` + 64 KiB), or why it cannot count.
+
+    Returns:
+        ``(data, None)``, or ``(None, problem)`` when it cannot be read or trusted.
+    """
     # O_NONBLOCK: a FIFO planted in the directory must not hang start-up.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        return source.fail(f"cannot be read: {exc.strerror or exc}")
+        return None, f"cannot be read: {exc.strerror or exc}"
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return source.fail("cannot be read: not a regular file")
+            return None, "cannot be read: not a regular file"
         problem = trust_problem(st, "the file")
         if problem:
-            return source.fail(problem)
+            return None, problem
         chunks: list[bytes] = []
         size = 0
         while size <= MAX_FILE_BYTES:
@@ -77,10 +81,17 @@ def _read_trusted(path: Path) -> ParsedSource:
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        return source.fail(f"cannot be read: {exc.strerror or exc}")
+        return None, f"cannot be read: {exc.strerror or exc}"
     finally:
         os.close(fd)
-    return parse_bytes(b"".join(chunks), str(path))
+    return b"".join(chunks), None
+
+
+def _read_trusted(path: Path) -> ParsedSource:
+    data, problem = read_trusted_bytes(path)
+    if data is None:
+        return ParsedSource(str(path)).fail(problem or "cannot be read")
+    return parse_bytes(data, str(path))
 
 
 def _directory_problem(directory: Path, what: str) -> str | None:
