@@ -25,12 +25,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from app.core.engines.base import ChatMessage
-from app.core.routing import BLOCKING_ENTITY_TYPES
+from app.core.routing import BLOCKING_ENTITY_TYPES, LOCAL, RouteDecision, decide_route
 
 Embed = Callable[[Sequence[str]], Any]  # texts -> (n, d) array of unit vectors
 
@@ -290,3 +290,34 @@ def read_examples(policy_root: Path, name: str) -> tuple[list[str], str | None]:
     text = data.decode("utf-8", "replace")
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("#")], None
+
+
+def auto_decision(policy: Any, sensitivity: Sensitivity, *, requested: str | None, user: str,
+                  groups: list[str]) -> RouteDecision:
+    """Where an auto-routed turn goes, given what the check found in everything it would send.
+
+    - ``--route local`` (``requested == "local"``) is always honoured;
+    - a turn with any signal stays here, and one with a deterministic signal stays here even
+      when the user picked the remote route;
+    - otherwise the turn may use ``routing.auto_endpoint`` (or the route the user picked),
+      through the connector gate as any remote turn; no endpoint allowed means local.
+    """
+    if requested == LOCAL:
+        return RouteDecision(LOCAL, None, True, "route:local", "Local — you chose this machine.")
+    if sensitivity.sensitive and (requested is None or sensitivity.deterministic):
+        signal = sensitivity.signals[0]
+        return RouteDecision(LOCAL, None, True, f"routing:auto:{signal.name}",
+                             f"Local — {sensitivity.reason()}.", kept_here=requested is not None)
+    target = requested or str(policy.get("routing.auto_endpoint") or "")
+    if not target:
+        return RouteDecision(LOCAL, None, True, "routing.auto_endpoint",
+                             "Local — no remote model is set for automatic routing.")
+    decision = decide_route(policy, requested=target, user=user, groups=groups)
+    if not decision.remote:
+        if requested is not None:
+            return decision  # the user's own pick, refused: the caller says why
+        return RouteDecision(LOCAL, None, True, decision.rule,
+                             f"Local — the remote model is not available to you "
+                             f"({decision.reason.rstrip('.')}).")
+    why = "general question" if not sensitivity.sensitive else "sent as you chose"
+    return replace(decision, reason=f"Remote ({decision.route}) — {why}. {decision.reason}")

@@ -130,3 +130,62 @@ def test_the_semantic_margin_with_the_real_embedder(embedding_files: Any) -> Non
     calls = embedder.calls
     checker.check([ChatMessage("user", "How do tides work?")])
     assert embedder.calls == calls  # the conversation's context is embedded once
+
+
+ONPREM = {"name": "onprem", "kind": "openai", "base_url": "https://llm.corp.example/v1",
+          "classification": "internal", "models": ["llama"]}
+
+
+def _site(tmp_path: Path, routing: dict[str, Any], users: list[str] | None = None) -> Any:
+    from app.core.policy import load_policy
+    from tests.policies import policy_root
+
+    doc = {"connector": {"enabled": True, "allowed_users": users or ["alice"],
+                         "endpoints": [ONPREM]},
+           "redaction": {"custom_terms": ["NIGHTJAR"]}, "routing": {"mode": "auto", **routing}}
+    pol = load_policy(policy_root(tmp_path, doc))
+    assert not pol.restricted, pol.restricted_reasons
+    return pol
+
+
+# (case, routing, user, text, requested, route, rule contains, reason starts)
+DECISIONS: list[tuple[Any, ...]] = [
+    ("general goes out", {"auto_endpoint": "onprem"}, "alice", "How do tides work?", None,
+     "onprem", "allowed_users", "Remote (onprem) — general question"),
+    ("a marking stays", {"auto_endpoint": "onprem"}, "alice", "SECRET//NOFORN x", None,
+     "local", "routing:auto:finding:CLASSIFICATION", "Local — contains a classification"),
+    ("forcing remote over a deterministic signal", {"auto_endpoint": "onprem"}, "alice",
+     "status of NIGHTJAR", "onprem", "local", "routing:auto:finding:TERM", "Local — contains"),
+    ("--route local is honoured", {"auto_endpoint": "onprem"}, "alice", "How do tides work?",
+     "local", "local", "route:local", "Local — you chose"),
+    ("no auto endpoint is simply local", {}, "alice", "How do tides work?", None, "local",
+     "routing.auto_endpoint", "Local — no remote model"),
+    ("outside the gate is simply local", {"auto_endpoint": "onprem"}, "mallory",
+     "How do tides work?", None, "local", "allowed_users", "Local — the remote model is not"),
+]
+
+
+@pytest.mark.parametrize(("case", "routing", "user", "text", "requested", "route", "rule",
+                          "reason"), DECISIONS, ids=[c[0] for c in DECISIONS])
+def test_auto_decisions(tmp_path: Path, case: str, routing: dict[str, Any], user: str,
+                        text: str, requested: str | None, route: str, rule: str,
+                        reason: str) -> None:
+    from app.core.auto_route import auto_decision
+
+    pol = _site(tmp_path, routing)
+    found = SensitivityCheck(pol).check([ChatMessage("user", text)])
+    decision = auto_decision(pol, found, requested=requested, user=user, groups=[])
+    assert decision.route == route, case
+    assert rule in decision.rule and decision.reason.startswith(reason), decision
+
+
+def test_restricted_mode_is_always_local(tmp_path: Path) -> None:
+    from app.core.auto_route import auto_decision
+    from app.core.policy import load_policy
+    from tests.policies import policy_root
+
+    broken = load_policy(policy_root(tmp_path, '{"schema_version": 1, "connector": '))
+    assert broken.restricted
+    found = SensitivityCheck(broken).check([ChatMessage("user", "How do tides work?")])
+    decision = auto_decision(broken, found, requested=None, user="alice", groups=[])
+    assert decision.route == "local" and not decision.remote
