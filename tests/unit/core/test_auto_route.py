@@ -189,3 +189,36 @@ def test_restricted_mode_is_always_local(tmp_path: Path) -> None:
     found = SensitivityCheck(broken).check([ChatMessage("user", "How do tides work?")])
     decision = auto_decision(broken, found, requested=None, user="alice", groups=[])
     assert decision.route == "local" and not decision.remote
+
+
+def test_the_router_fails_closed_when_its_examples_cannot_be_trusted(tmp_path: Path) -> None:
+    from app.core.auto_router import AutoRouter
+
+    pol = _site(tmp_path, {"auto_endpoint": "onprem"})
+    root = tmp_path / "policies"
+    examples = root / "managed" / "sensitive-topics.txt"
+    examples.write_text("Layoff plans\n")
+    os.chmod(examples, 0o666)
+    router = AutoRouter(pol, root, embedder=None)
+    decision, found = router.decide([ChatMessage("user", "How do tides work?")],
+                                    requested=None, user="alice", groups=[])
+    assert decision.route == "local" and "cannot be trusted" in decision.reason
+    assert found.signals[0].name == "routing:examples-untrusted"
+
+
+def test_the_router_fails_closed_without_an_embedder(tmp_path: Path) -> None:
+    from app.core.auto_router import AutoRouter
+
+    pol = _site(tmp_path, {"auto_endpoint": "onprem"})
+    root = tmp_path / "policies"
+    examples = root / "managed" / "sensitive-topics.txt"
+    examples.write_text("Layoff plans\n")
+    os.chmod(examples, 0o644)
+    decision, _ = AutoRouter(pol, root, embedder=None).decide(
+        [ChatMessage("user", "How do tides work?")], requested=None, user="alice", groups=[])
+    assert decision.route == "local" and "cannot run" in decision.reason
+    # With no examples at all the semantic check is simply off: general questions go out.
+    examples.unlink()
+    decision, _ = AutoRouter(pol, root, embedder=None).decide(
+        [ChatMessage("user", "How do tides work?")], requested=None, user="alice", groups=[])
+    assert decision.route == "onprem"
