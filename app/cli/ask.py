@@ -22,8 +22,12 @@ def register(sub: Any) -> None:
     p.add_argument("--conversation", type=row_id_arg, help="continue this conversation (id)")
     p.add_argument("--route", help="'local' (default) or an endpoint your policy allows "
                    "(see `enclave connector routes`)")
-    p.add_argument("--collection", action="append", metavar="NAME",
-                   help="answer from this document collection (repeatable); sources are cited")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--collection", action="append", metavar="NAME",
+                       help="answer from this document collection (repeatable; sources are "
+                       "cited); the conversation keeps answering from these")
+    scope.add_argument("--no-collections", action="store_true",
+                       help="answer without documents, and stop this conversation using any")
     p.add_argument("--yes", action="store_true",
                    help="send without showing the redacted request first (scripts)")
     add_store_flags(p)
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         result = app.chat.send(
             question, conversation_id=args.conversation, on_token=stream, cancel=cancel,
             params=params, route=args.route, confirm=None if args.yes else confirm_on_terminal,
-            collections=args.collection,
+            collections=[] if args.no_collections else args.collection,
         )
         info = result.engine
     finally:
@@ -85,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
             "route_note": result.route_note,
             "redactions": result.redactions or {},
             "sources": [{"n": s.n, "file": s.file, "page": s.page, "heading": s.heading,
-                         "flagged": s.flagged} for s in result.sources or []],
+                         "flagged": s.flagged, "collection": s.collection,
+                         "sha256": s.sha256} for s in result.sources or []],
+            "collections": list(result.scope),
+            "notes": list(result.notes),
             "usage": {
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
@@ -102,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             print_sources(result.sources, c.text)
         if result.route_note:
             print(f"[kept on this machine: {result.route_note}]", file=sys.stderr)
+        for note in result.notes:
+            print(f"[{note}]", file=sys.stderr)
         if not c.complete:
             print(f"[answer incomplete: {c.error or c.finish_reason}]", file=sys.stderr)
             if c.finish_reason == "error" and info.route != "local":

@@ -68,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
                 )
                 conversation = result.conversation_id
                 sys.stdout.write("\n")
+                if result.sources is not None:  # the conversation answers from documents
+                    from app.cli.docs import print_sources
+
+                    print_sources(result.sources, result.completion.text)
+                for note in result.notes:
+                    print(f"[{note}]")
                 if result.completion.finish_reason == "cancelled":
                     print("[stopped — the partial answer is kept]")
             except EnclaveError as exc:

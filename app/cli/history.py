@@ -1,4 +1,10 @@
-"""``enclave history``: list, show, search, export and tidy conversations."""
+"""``enclave history``: list, show, search, export and tidy conversations.
+
+``show`` draws the core's ``ConversationView``, as the window does: the branch on screen (the
+newest, or the one through ``--through MESSAGE_ID``), ``‹ i/n ›`` on edited or regenerated
+messages, each answer's sources with whether the cited document changed or was removed since,
+and the collections the conversation answers from.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from app.cli._common import bounded_int, row_id_arg
-from app.cli.store import add_passphrase_option, open_store
+from app.cli._common import bounded_int, print_json, row_id_arg
+from app.cli.store import _prompt, add_passphrase_option, given_passphrase, open_store
 from app.core.history_actions import (
     ExportNotAllowed,
     delete_conversation,
@@ -19,7 +25,7 @@ from app.core.history_actions import (
 )
 from app.core.inputs import SQLITE_INT_MAX
 from app.core.paths import default_paths
-from app.core.store import MARK_END, MARK_START
+from app.core.store import MARK_END, MARK_START, HistoryStore, PassphraseRequired, open_history
 
 MAX_LIST = 1_000_000  # more rows than one listing should print
 
@@ -40,10 +46,98 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_keeping_passphrase(args: argparse.Namespace) -> tuple[HistoryStore, str | None]:
+    """Like ``open_store``, and the passphrase it took: the documents index needs it too."""
+    paths = default_paths()
+    passphrase = given_passphrase(args)
+    try:
+        return open_history(paths, passphrase=passphrase), passphrase
+    except PassphraseRequired:
+        if passphrase is not None or not paths.database_file.exists():
+            raise
+        passphrase = _prompt("History passphrase: ", confirm=False)
+        return open_history(paths, passphrase=passphrase), passphrase
+
+
+def _source_states(view: Any, passphrase: str | None) -> dict[tuple[int, int], str]:
+    """``(message id, n) -> current/changed/removed/unknown`` for every source shown."""
+    cited = [s for shown in view.messages for s in shown.sources]
+    if not cited:
+        return {}
+    from app.core.docs.index import open_index  # numpy and sqlite-vec: only when needed
+    from app.core.grounding import Documents
+    from app.core.policy import load_policy
+
+    paths = default_paths()
+    documents = Documents(paths, load_policy(paths.policy_root),
+                          lambda: open_index(paths, passphrase=passphrase))
+    try:
+        states = documents.source_status(cited)
+    finally:
+        documents.close()
+    return {(s.message_id, s.n): state for s, state in zip(cited, states, strict=True)}
+
+
+_STATE_NOTE = {
+    "changed": " — the document changed since this answer cited it",
+    "removed": " — the document is no longer in this collection",
+}
+
+
 def _show(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
-        print(store.export_conversation(args.id, "md"))
+    from app.core.conversation_view import view_conversation
+
+    store, passphrase = _open_keeping_passphrase(args)
+    with store:
+        conversation = store.conversation(args.id)
+        view = view_conversation(store, args.id, args.through)
+    states = _source_states(view, passphrase)
+    if args.json:
+        print_json(_view_json(conversation, view, states))
+        return 0
+    print(f"# {conversation.title}\n")
+    print(f"Collections: {', '.join(view.scope) if view.scope else 'none'}\n")
+    for shown in view.messages:
+        _print_message(shown, states)
     return 0
+
+
+def _print_message(shown: Any, states: dict[tuple[int, int], str]) -> None:
+    m, versions = shown.message, shown.versions
+    header = f"## {m.role}"
+    header += f" ({m.model_id})" if m.model_id else ""
+    header += f" · #{m.id}"
+    header += f" · {versions.label()}" if versions.count > 1 else ""
+    header += " — incomplete" if not m.complete else ""
+    print(header)
+    if versions.count > 1:
+        others = ", ".join(f"#{i}" for i in versions.ids if i != m.id)
+        print(f"(other versions: {others}; show one with --through ID)")
+    print(f"\n{m.text}\n")
+    if shown.sources:
+        print("Sources:")
+        for s in shown.sources:
+            note = _STATE_NOTE.get(states.get((m.id, s.n), ""), "")
+            print(f"  [{s.n}] {s.label} ({s.collection}){note}")
+        print()
+
+
+def _view_json(conversation: Any, view: Any, states: dict[tuple[int, int], str]) -> Any:
+    from app.core.store.export import source_record
+
+    return {
+        "conversation": dataclasses.asdict(conversation),
+        "collections": list(view.scope),
+        "messages": [
+            {**dataclasses.asdict(shown.message),
+             "versions": {"index": shown.versions.index, "count": shown.versions.count,
+                          "ids": list(shown.versions.ids)},
+             "sources": [{**source_record(s),
+                          "status": states.get((shown.message.id, s.n), "unknown")}
+                         for s in shown.sources]}
+            for shown in view.messages
+        ],
+    }
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -131,8 +225,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--offset", type=bounded_int(0, SQLITE_INT_MAX), default=0)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = command("show", "print a conversation", _show)
+    p = command("show", "print a conversation: one branch, versions, sources", _show)
     p.add_argument("id", type=row_id_arg)
+    p.add_argument("--through", type=row_id_arg, metavar="MESSAGE_ID",
+                   help="show the branch through this message (another version)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("search", "full-text search over every message", _search)
     p.add_argument("query")

@@ -1,18 +1,22 @@
-"""An answer as it streams: placeholders restored, shown, and saved as it grows.
+"""An answer as it streams: placeholders restored, source markers out, shown, and saved.
 
 The engine's pieces pass through here on their way to the face. A remote answer quotes the
 placeholders its request carried; they are put back before anyone sees the piece (a
-placeholder split across pieces is held back until it is whole). The text so far is written
-to the history at most once a second, so a crash loses at most a second of answer.
+placeholder split across pieces is held back until it is whole). Source markers the model
+copied from a grounded prompt are taken out the same way (``app.core.source_markers``). The
+text so far is written to the history at most once a second, so a crash loses at most a
+second of answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from app.core.engines.base import Completion
 from app.core.ports import HistoryWriter
+from app.core.source_markers import MarkerFilter, strip_source_markers
 
 FLUSH_INTERVAL_S = 1.0
 
@@ -40,6 +44,7 @@ class AnswerStream:
             from app.core.guard.redact import StreamRestorer
 
             self._restorer = StreamRestorer(mapping)
+        self._markers = MarkerFilter()
         self._history = history if message_id is not None else None
         self._message_id = message_id
         self._pieces: list[str] = []
@@ -50,12 +55,18 @@ class AnswerStream:
         """Everything shown so far."""
         return "".join(self._pieces)
 
+    @property
+    def markers_removed(self) -> int:
+        """How many copied source markers were taken out so far."""
+        return self._markers.removed
+
     def feed(self, piece: str) -> None:
         """One piece from the engine (the engine's token callback)."""
         if self._restorer is not None:
             piece = self._restorer.feed(piece)
-            if not piece:
-                return
+        piece = self._markers.feed(piece)
+        if not piece:
+            return
         self._show(piece)
         if self._history is not None and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
             self._last_flush = time.monotonic()
@@ -63,16 +74,29 @@ class AnswerStream:
             self._history.update_message(self._message_id, text=self.text, complete=False)
 
     def finish(self) -> str:
-        """Release what a half-seen placeholder held back; returns the whole answer."""
-        if self._restorer is not None:
-            tail = self._restorer.flush()
-            if tail:
-                self._show(tail)
+        """Release what a half-seen placeholder or marker held back; returns the whole answer.
+
+        Safe to call more than once.
+        """
+        tail = self._restorer.flush() if self._restorer is not None else ""
+        tail = self._markers.feed(tail) + self._markers.flush()
+        if tail:
+            self._show(tail)
         return self.text
+
+    def settled(self, completion: Completion, *, restored: bool) -> Completion:
+        """The engine's finished ``completion``, its text as shown: copied markers out.
+
+        ``restored``: the turn's placeholders were put back, so the engine's own text is not
+        what the user saw.
+        """
+        shown = self.finish()  # shows what was held back, whichever text is kept
+        text = shown if restored or self.markers_removed else completion.text
+        return replace(completion, text=strip_source_markers(text)[0])
 
     def failed(self, error: str, elapsed: float) -> Completion:
         """The answer of a turn the engine failed: what arrived is kept, marked an error."""
-        return Completion(text=self.text, finish_reason="error", prompt_tokens=0,
+        return Completion(text=self.finish(), finish_reason="error", prompt_tokens=0,
                           completion_tokens=0, ttft_s=0.0, total_s=elapsed, tokens_per_s=0.0,
                           error=error)
 

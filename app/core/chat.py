@@ -6,10 +6,12 @@ through the steps, in this order, each a method below it:
 
 1. authorize — may this user take the route they asked for, may this model run, is there
    budget left (a refusal names its rule and is audited as ``policy.refused``)
-2. ground    — retrieve passages from the attached collections (marked as untrusted data)
-3. route     — the final route: local-only documents keep the turn here, with a note
+2. ground    — retrieve passages from the conversation's collections (untrusted data)
+3. route     — the final route: local-only documents keep the turn here, with a note; under
+   ``routing.mode = "auto"`` so does any sensitive signal in what it would send
 4. redact    — what leaves is redacted; a marking or a key keeps the turn here; confirm
-5. stream    — the user's message is saved, then the answer streams, saved as it grows
+5. stream    — the user's message (and the scope) is saved, then the answer streams, saved as
+   it grows with its sources; copied source markers never reach the reader
 6. persist   — the final answer with its usage, complete or marked incomplete; the cost
 7. audit     — one hash-chained ``model.call`` record per call
 
@@ -22,10 +24,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from app.core.answer_stream import AnswerStream
+from app.core.auto_router import AutoRouter
+from app.core.conversation_view import kept_note
 from app.core.conversations import ROOT, Conversations
 from app.core.engines.base import (
     ChatEngine,
@@ -55,6 +58,8 @@ from app.core.routing import LOCAL, RouteDecision
 from app.core.transcript import fit_to_context, title_from, with_overrides
 from app.core.turn import Turn, TurnRequest, TurnResult
 from app.core.turn_audit import record_call, record_outgoing, record_refusal, record_start
+from app.core.turn_grounding import ground, keep_sources, note_markers, turn_scope
+from app.core.turn_routing import auto_route_turn, remember_sensitive
 from app.core.usage_cost import UsageLedger, call_cost
 
 _BUDGET_KEY = "connector.monthly_budget_per_user"
@@ -74,6 +79,7 @@ class ChatService:
         ledger: Spending per user, for remote routes with a budget.
         documents: The document collections, for grounded turns.
         remote: The remote engines (one per endpoint); tests inject keys and timeouts.
+        auto: Routes turns by what they carry where policy sets ``routing.mode = "auto"``.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class ChatService:
         ledger: UsageLedger | None = None,
         documents: Documents | None = None,
         remote: RemoteEngines | None = None,
+        auto: AutoRouter | None = None,
     ) -> None:
         self.registry = registry
         self.history = history
@@ -105,6 +112,7 @@ class ChatService:
         self.local = LocalModel(registry, audit=audit, policy=policy,
                                 options=options or EngineOptions())
         self._remote = remote or RemoteEngines()
+        self.auto = auto
         self.conversations = Conversations(history)
 
     # --- models -------------------------------------------------------------------------
@@ -141,37 +149,30 @@ class ChatService:
     # --- the turn -----------------------------------------------------------------------
 
     def send(
-        self,
-        text: str,
-        *,
-        conversation_id: int | None = None,
-        on_token: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
-        params: GenerationParams | None = None,
-        parent_id: int | None = None,
-        route: str | None = None,
-        confirm: Confirm | None = None,
-        collections: Sequence[str] | None = None,
-        remote_model: str | None = None,
+        self, text: str, *, conversation_id: int | None = None,
+        on_token: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+        params: GenerationParams | None = None, parent_id: int | None = None,
+        route: str | None = None, confirm: Confirm | None = None,
+        collections: Sequence[str] | None = None, remote_model: str | None = None,
     ) -> TurnResult:
         """Run one turn: the user's ``text`` in, a streamed answer out.
 
         The arguments are :class:`~app.core.turn.TurnRequest`'s. ``text`` is repaired and
         bounded here, for every face; ``parent_id`` ``None`` follows the newest message and
         ``ROOT`` starts a new first message (an edit resends from the edited message's
-        parent, so the old branch stays); a local-only collection keeps the turn on this
-        machine and the result's ``route_note`` says so.
+        parent, so the old branch stays); ``collections`` (a list, empty for none) becomes
+        the conversation's scope, ``None`` keeps its saved one; a local-only collection
+        keeps the turn on this machine and the result's ``route_note`` says so.
 
         Raises:
             EnclaveError: no model could be loaded, policy refused, or the engine failed
                 before producing anything (once streaming started, the message is kept).
         """
-        request = TurnRequest(
+        return self._run(Turn(TurnRequest(
             clean_message(text), conversation_id=conversation_id, parent_id=parent_id,
-            route=route, collections=tuple(collections or ()), params=params,
-            remote_model=remote_model, on_token=on_token, cancel=cancel, confirm=confirm,
-        )
-        return self._run(Turn(request))
+            route=route, collections=None if collections is None else tuple(collections),
+            params=params, remote_model=remote_model, on_token=on_token, cancel=cancel,
+            confirm=confirm)))
 
     def regenerate(
         self,
@@ -184,7 +185,10 @@ class ChatService:
         route: str | None = None,
         confirm: Confirm | None = None,
     ) -> TurnResult:
-        """Answer a stored user message again; the earlier answer stays in history.
+        """Answer a stored user message again, from the conversation's saved collections.
+
+        The earlier answer stays in history; the result's ``notes`` say where later turns
+        that followed it stay.
 
         Raises:
             EnclaveError: no history is attached, or the message is not a user message.
@@ -258,13 +262,8 @@ class ChatService:
         else:
             turn.history, turn.parent_id = self.conversations.continuing(
                 request.conversation_id, request.parent_id)
-        if not request.collections:
-            return
-        if self.documents is None:
-            raise EnclaveError("Documents are not available in this session.")
-        turn.grounding = self.documents.ground(request.text, request.collections)
-        turn.decide("ground", True, "documents:" + ",".join(request.collections),
-                    f"{len(turn.grounding.sources)} passages from your documents.")
+        turn_scope(turn, self.conversations.scope)
+        ground(turn, self.documents, request.text)
 
     # 3. route -------------------------------------------------------------------------------
 
@@ -276,16 +275,25 @@ class ChatService:
             assert self.policy is not None  # a remote route was only asked with a policy
             decision = choose_route(self.policy, requested=turn.request.route, user=self.user,
                                     groups=self.groups, local_only_documents=True)
-        turn.plan = TurnPlan(decision, self._prompt(turn),
-                             note=decision.reason if decision.kept_here else "")
+        messages = self._prompt(turn)
+        auto = auto_route_turn(self.auto, self.history, turn, messages, user=self.user,
+                               groups=self.groups)
+        if auto is not None:
+            if auto.remote and turn.asked is None:
+                self._check_budget(turn)  # a remote route the user did not pick: budgeted too
+            decision = auto
+        turn.plan = TurnPlan(decision, messages,
+                             note=decision.reason if decision.kept_here or auto else "")
         turn.decide("route", decision.allowed, decision.rule, decision.reason)
 
     def _prompt(self, turn: Turn) -> list[ChatMessage]:
         messages = list(turn.history)
         if self.system_prompt and not any(m.role == "system" for m in messages):
             messages.insert(0, ChatMessage("system", self.system_prompt))
-        if turn.request.regenerate is None:
-            grounded = turn.grounding.user_text if turn.grounding else turn.request.text
+        grounded = turn.grounding.user_text if turn.grounding else turn.request.text
+        if turn.request.regenerate is not None:  # the stored question ends the branch
+            messages[-1] = ChatMessage("user", grounded)
+        else:
             messages.append(ChatMessage("user", grounded))
         return messages
 
@@ -297,11 +305,11 @@ class ChatService:
             turn.engine = self.local.ensure()
             return
         turn.redactor = self.conversations.redactor(turn.conversation_id, self.policy)
-        turn.plan = prepare_outgoing(
-            self.policy, turn.plan.decision, requested=turn.request.route, user=self.user,
+        planned, turn.plan = turn.plan, prepare_outgoing(
+            self.policy, turn.plan.decision, requested=turn.plan.decision.route, user=self.user,
             groups=self.groups, messages=turn.plan.messages, redactor=turn.redactor,
-            confirm=turn.request.confirm,
-        )
+            confirm=turn.request.confirm)
+        turn.plan.note = turn.plan.note or planned.note  # auto routing says why it left
         if turn.plan.redactions:
             turn.decide("redact", True, "connector.require_redaction",
                         f"{sum(turn.plan.redactions.values())} items replaced by placeholders.")
@@ -315,7 +323,7 @@ class ChatService:
 
     def _stream(self, turn: Turn) -> None:
         plan, engine = turn.planned, turn.answering
-        self._save_request(turn)
+        self.conversations.save_request(turn)  # kept whatever happens next
         record_start(self.audit, turn)
         if plan.mapping and self.history is not None:
             self.history.save_redactions(turn.conversation, plan.mapping)
@@ -326,6 +334,7 @@ class ChatService:
                 turn.conversation, "assistant", "", parent_id=turn.user_message_id,
                 model_id=info.model_id, model_sha256=info.model_sha256, route=info.route,
                 complete=False)
+            keep_sources(self.history, turn)
         stream = AnswerStream(turn.request.on_token, plan.mapping, self.history,
                               turn.assistant_message_id)
         gen = turn.request.params or self.params
@@ -336,29 +345,18 @@ class ChatService:
             completion = engine.stream(prompt, gen, stream.feed, turn.request.cancel)
         except EngineError as exc:
             turn.completion = stream.failed(exc.message, time.perf_counter() - started)
+            turn.markers_removed = stream.markers_removed
             exc.conversation_id = turn.conversation_id
             raise
-        turn.completion = replace(completion, text=stream.finish()) if plan.mapping else completion
-
-    def _save_request(self, turn: Turn) -> None:
-        """The user's message, before the answer starts: it is kept whatever happens next."""
-        request = turn.request
-        if turn.conversation_id is None:
-            turn.conversation_id = self.new_conversation(title_from(request.text))
-            if turn.redactor is not None:
-                self.conversations.keep_redactor(turn.conversation_id, turn.redactor)
-        if request.regenerate is not None:
-            turn.user_message_id = request.regenerate
-        elif self.history is not None:
-            turn.user_message_id = self.history.add_message(
-                turn.conversation_id, "user", request.text, parent_id=turn.parent_id)
-        else:
-            self.conversations.remember(turn.conversation_id, ChatMessage("user", request.text))
+        turn.completion = stream.settled(completion, restored=bool(plan.mapping))
+        turn.markers_removed = stream.markers_removed
 
     # 6. persist -----------------------------------------------------------------------------
 
     def _persist(self, turn: Turn) -> None:
         completion, plan = turn.answer, turn.planned
+        note_markers(turn)
+        remember_sensitive(self.auto, self.history, turn)
         if self.history is not None and turn.assistant_message_id is not None:
             self.history.update_message(
                 turn.assistant_message_id, text=completion.text, complete=completion.complete,
@@ -381,12 +379,15 @@ class ChatService:
 
     def _result(self, turn: Turn) -> TurnResult:
         plan = turn.planned
+        if turn.request.regenerate is not None and turn.assistant_message_id is not None:
+            kept = kept_note(self.history, turn.conversation, turn.assistant_message_id)
+            turn.notes += [kept] if kept else []
         return TurnResult(
             turn.conversation, turn.user_message_id, turn.assistant_message_id, turn.answer,
             turn.answering.info, route_note=turn.route_note,
             redactions=plan.redactions or None,
             sources=turn.grounding.sources if turn.grounding is not None else None,
-            decisions=tuple(turn.decisions),
+            decisions=tuple(turn.decisions), notes=tuple(turn.notes), scope=turn.scope,
         )
 
     def close(self) -> None:

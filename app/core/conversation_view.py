@@ -3,16 +3,18 @@
 Edits and regenerations make sibling messages (same parent, same role). The window and
 ``enclave history show`` both draw a :class:`ConversationView`: the branch on screen, and for
 each message its :class:`Versions` (``‹ 2/3 ›``) and, for answers, the sources it cited. The
-faces never walk ``parent_id`` links themselves.
+faces never walk ``parent_id`` links themselves. Answers stored before source markers were
+taken out as they streamed are shown without them too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.errors import EnclaveError
+from app.core.source_markers import strip_source_markers
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,10 @@ class Versions:
 class ViewMessage:
     """One message of the branch on screen, with its versions and (answers) its sources."""
 
-    message: Any  # app.core.store.Message
+    message: Any  # app.core.store.Message (an answer's text without copied source markers)
     versions: Versions
     sources: tuple[Any, ...] = ()  # app.core.store.StoredSource, in [n] order
+    markers_removed: int = 0  # copied source markers taken out of the stored text
 
 
 @dataclass(frozen=True)
@@ -171,9 +174,17 @@ def view_conversation(history: Any, conversation_id: int,
     tree = _tree(history, conversation_id, through)
     branch = tree.branch_through(through)
     sources = history.sources_for(m.id for m in branch if m.role == "assistant")
-    shown = tuple(ViewMessage(m, tree.versions(m.id), tuple(sources.get(m.id, ())))
-                  for m in branch)
+    shown = tuple(_shown(m, tree.versions(m.id), tuple(sources.get(m.id, ()))) for m in branch)
     return ConversationView(conversation_id, shown, tuple(history.scope(conversation_id)))
+
+
+def _shown(message: Any, versions: Versions, sources: tuple[Any, ...]) -> ViewMessage:
+    if message.role != "assistant":
+        return ViewMessage(message, versions, sources)
+    text, removed = strip_source_markers(message.text)
+    if removed:
+        message = replace(message, text=text)
+    return ViewMessage(message, versions, sources, removed)
 
 
 def later_turns_kept(history: Any, conversation_id: int, answer_id: int) -> int:
@@ -187,3 +198,24 @@ def later_turns_kept(history: Any, conversation_id: int, answer_id: int) -> int:
         return 0
     versions = tree.versions(answer_id)
     return sum(tree.below(i) for i in versions.ids if i != answer_id)
+
+
+def kept_note(history: Any, conversation_id: int, answer_id: int) -> str:
+    """What to tell a user who answered again where later turns followed the earlier answer.
+
+    ``""`` when nothing followed it; else which earlier version (``‹ i/n ›``) keeps them.
+    """
+    kept = later_turns_kept(history, conversation_id, answer_id)
+    if not kept:
+        return ""
+    tree = Tree(history.messages(conversation_id))
+    versions = tree.versions(answer_id)
+    holding = [i for i, v in enumerate(versions.ids, start=1)
+               if v != answer_id and tree.below(v)]
+    if len(holding) > 1:
+        where = f"versions {', '.join(map(str, holding))} of {versions.count}"
+        return f"The {kept} later messages stay with the earlier answers ({where})."
+    where = f"version {holding[0]}/{versions.count}"
+    if kept == 1:
+        return f"The later message stays with the earlier answer ({where})."
+    return f"The {kept} later messages stay with the earlier answer ({where})."

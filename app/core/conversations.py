@@ -1,8 +1,9 @@
 """Conversations as branches: which messages an answer continues.
 
 Edits and regenerations create sibling messages; following ``parent_id`` links from a leaf
-back to the root gives the one branch the user is looking at. Without a history store
-(``--no-save``) conversations live in memory for the session.
+back to the root gives the one branch the user is looking at. Each conversation answers
+from its own document collections (its scope). Without a history store (``--no-save``)
+conversations, and their scopes, live in memory for the session.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from app.core.engines.base import ChatMessage
 from app.core.errors import EnclaveError
 from app.core.ports import HistoryWriter
-from app.core.transcript import Transcripts
+from app.core.source_markers import strip_source_markers
+from app.core.transcript import Transcripts, title_from
+from app.core.turn import Turn
 
 if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
     from app.core.guard.redact import Redactor
@@ -28,6 +31,7 @@ class Conversations:
         self.history = history
         self._memory = Transcripts()
         self._redactors: dict[int, Redactor] = {}  # one per conversation: stable placeholders
+        self._scopes: dict[int, tuple[str, ...]] = {}  # unsaved conversations' collections
 
     def new(self, title: str = "New conversation") -> int:
         """Start an empty conversation and return its id."""
@@ -100,6 +104,41 @@ class Conversations:
         """Keep the redactor that made a new conversation's first placeholders."""
         self._redactors[conversation_id] = redactor
 
+    def scope(self, conversation_id: int) -> list[str]:
+        """The collections the conversation answers from (empty: none)."""
+        if self.history is None:
+            return list(self._scopes.get(conversation_id, ()))
+        return list(self.history.scope(conversation_id))
+
+    def set_scope(self, conversation_id: int, collections: Sequence[str]) -> None:
+        """Make ``collections`` the ones the conversation answers from (replacing any)."""
+        if self.history is None:
+            self._scopes[conversation_id] = tuple(sorted({c.strip() for c in collections} - {""}))
+        else:
+            self.history.set_scope(conversation_id, collections)
+
+    def save_request(self, turn: Turn) -> None:
+        """Step 5 of a turn begins: the conversation, its scope and the user's message.
+
+        A turn that starts a conversation creates it here (titled from the message); a
+        scope the request named becomes the conversation's. Once saved, the message is kept
+        whatever happens to the answer.
+        """
+        request = turn.request
+        if turn.conversation_id is None:
+            turn.conversation_id = self.new(title_from(request.text))
+            if turn.redactor is not None:
+                self.keep_redactor(turn.conversation_id, turn.redactor)
+        if turn.scope_given:
+            self.set_scope(turn.conversation_id, turn.scope)
+        if request.regenerate is not None:
+            turn.user_message_id = request.regenerate
+        elif self.history is not None:
+            turn.user_message_id = self.history.add_message(
+                turn.conversation_id, "user", request.text, parent_id=turn.parent_id)
+        else:
+            self.remember(turn.conversation_id, ChatMessage("user", request.text))
+
     def remember(self, conversation_id: int, message: ChatMessage) -> None:
         """Keep a message of an unsaved conversation for the rest of the session."""
         if self.history is None:
@@ -107,6 +146,11 @@ class Conversations:
 
 
 def as_chat(chain: Sequence[Any]) -> list[ChatMessage]:
-    """Stored messages as the engine sees them (empty, e.g. failed, answers left out)."""
-    return [ChatMessage(m.role, m.text) for m in chain
-            if m.role in ("system", "user", "assistant") and m.text]
+    """Stored messages as the engine sees them (empty, e.g. failed, answers left out).
+
+    Source markers an older answer copied are left out too: fed back, they would teach the
+    model to copy them again.
+    """
+    return [ChatMessage(m.role, strip_source_markers(m.text)[0] if m.role == "assistant"
+                        else m.text)
+            for m in chain if m.role in ("system", "user", "assistant") and m.text]

@@ -4,6 +4,9 @@
 fit, and sends the grounded prompt (passages inside delimiters, marked as material rather than
 instructions) in place of the bare question. The question alone is what history keeps; the
 numbered sources come back with the answer. A local-only collection keeps the turn here.
+
+``Documents.source_status`` tells, for sources stored with older answers, whether each cited
+document is still the one that was cited; it reads the index only, never the embedding model.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from app.core.errors import EnclaveError
 from app.core.paths import AppPaths
 
 if TYPE_CHECKING:  # numpy and onnxruntime load on first use, not at start-up
     from app.core.docs import DocumentIndex, Embedder, Source
+
+
+SourceStatus = Literal["current", "changed", "removed", "unknown"]
+"""A cited document now: the same bytes, different bytes, gone from its collection, or
+cannot be told (documents turned off or not set up, or no digest was recorded)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +92,48 @@ class Documents:
 
         check_enabled(self.policy)
         index = self.index()
+        missing = self.missing_collections(collections)
+        if missing:
+            from app.core.docs import CollectionNotFound
+
+            names = ", ".join(repr(m) for m in missing)
+            raise CollectionNotFound(
+                f"There is no document collection named {names}.",
+                "List collections with: enclave docs list")
         vector = self.embedder().embed_one(question)
         passages = retrieve(index, vector, question, collections=list(collections),
                             token_budget=self.token_budget, max_passages=self.max_passages)
         user_text, sources = build_grounded_prompt(question, passages)
         return Grounding(user_text, sources, passages_local_only(passages))
+
+    def missing_collections(self, names: Sequence[str]) -> list[str]:
+        """Which of ``names`` are not collections (any more), in the order given.
+
+        Raises:
+            DocumentsDisabled: policy turns documents off.
+        """
+        known = {c.name for c in self.index().collections()}
+        return [n for n in dict.fromkeys(names) if n not in known]
+
+    def source_status(self, sources: Sequence[Any]) -> list[SourceStatus]:
+        """For each stored source (``StoredSource`` or ``Source``), its document now.
+
+        ``changed``: the file in that collection has another digest than when it was cited;
+        ``removed``: the collection no longer holds it; ``unknown`` for every source when
+        documents are off or cannot be opened. Reads the index only (no embedding model).
+        """
+        if not sources:
+            return []
+        from app.core.docs import check_enabled
+
+        try:
+            check_enabled(self.policy)
+            index = self.index()
+            files = {name: {f.path: f for f in index.files(name)}
+                     for name in {s.collection for s in sources}}
+        except EnclaveError:
+            return ["unknown"] * len(sources)
+        return [_status(s, files.get(s.collection, {})) for s in sources]
 
     def close(self) -> None:
         """Close the index."""
@@ -95,3 +141,12 @@ class Documents:
             if self._index is not None:
                 self._index.close()
                 self._index = None
+
+
+def _status(source: Any, files: dict[str, Any]) -> SourceStatus:
+    record = files.get(source.file)
+    if record is None or record.status != "indexed":
+        return "removed"
+    if not source.sha256 or not record.sha256:
+        return "unknown"
+    return "current" if record.sha256 == source.sha256 else "changed"

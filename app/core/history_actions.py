@@ -6,6 +6,7 @@ everywhere, and every export and deletion leaves an audit record.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from app.core.audit import events
@@ -28,7 +29,9 @@ def export_conversation(
 ) -> str:
     """The conversation as text (``md`` or ``json``; ``pdf`` gets Markdown to print).
 
-    The audit record is written before the text is returned, so no copy leaves unrecorded.
+    Each answer's sources go with it. The audit record is written before the text is
+    returned, so no copy leaves unrecorded; it lists the digests of the documents the
+    exported answers cite (never their text).
 
     Raises:
         ExportNotAllowed: the policy turns export off.
@@ -46,10 +49,24 @@ def export_conversation(
         audit.record(
             events.HISTORY_EXPORTED,
             conversation_id=conversation_id,
-            detail={"format": fmt, "file": path},
+            detail={"format": fmt, "file": path, **_cited(history, conversation_id)},
             outcome={"status": events.OK, "reason": f"exported as {fmt}"},
         )
     return text
+
+
+_MAX_LISTED = 500  # a long conversation's record stays readable; the count says the rest
+
+
+def _cited(history: Any, conversation_id: int) -> dict[str, Any]:
+    """The exported answers' sources as the audit log keeps them: digests, no text."""
+    stored = history.sources_for(m.id for m in history.messages(conversation_id))
+    cited = [{"message_id": mid, "n": s.n, "collection": s.collection, "sha256": s.sha256,
+              "passage_sha256": hashlib.sha256(s.text.encode()).hexdigest()}
+             for mid, sources in sorted(stored.items()) for s in sources]
+    if not cited:
+        return {}
+    return {"sources": cited[:_MAX_LISTED], "source_count": len(cited)}
 
 
 def delete_conversation(history: Any, audit: Any, conversation_id: int) -> None:

@@ -50,6 +50,17 @@ class HistoryWriter(Protocol):
         """Every stored message of a conversation, oldest first."""
         ...
 
+    def save_sources(self, message_id: int, sources: Sequence[Any]) -> None:
+        """Keep the numbered sources an answer was grounded on."""
+        ...
+
+    def set_scope(self, conversation_id: int, collections: Sequence[str]) -> None:
+        """Make ``collections`` the ones the conversation answers from."""
+        ...
+
+    def scope(self, conversation_id: int) -> list[str]:
+        """The collections the conversation answers from."""
+        ...
 
     def redactions(self, conversation_id: int) -> dict[str, str]:
         """The placeholder mapping stored for a conversation."""

@@ -20,7 +20,7 @@ from app.core.routing import RouteDecision
 if TYPE_CHECKING:  # redaction loads phone and IBAN metadata: only for remote turns
     from app.core.guard.redact import Redactor
 
-Step = Literal["authorize", "ground", "route", "redact", "budget"]
+Step = Literal["authorize", "ground", "route", "redact", "budget", "answer"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class TurnRequest:
         parent_id: The message this one follows (``None``: the newest; ``ROOT``: a new first
             message).
         route: ``None``/``"local"`` or a policy endpoint's name.
-        collections: Document collections to answer from.
+        collections: Document collections to answer from, kept as the conversation's scope;
+            ``None``: the conversation's saved scope (none for a new conversation).
         params: Sampling for this turn; ``None``: the settings'.
         remote_model: One of the endpoint's models; ``None``: its first.
         regenerate: The stored user message to answer again (nothing new is stored for it).
@@ -46,7 +47,7 @@ class TurnRequest:
     conversation_id: int | None = None
     parent_id: int | None = None
     route: str | None = None
-    collections: tuple[str, ...] = ()
+    collections: tuple[str, ...] | None = None
     params: GenerationParams | None = None
     remote_model: str | None = None
     regenerate: int | None = None
@@ -74,7 +75,9 @@ class Turn:
     conversation_id: int | None = None
     history: list[ChatMessage] = field(default_factory=list)  # the branch, engine's view
     parent_id: int | None = None  # where the user's message goes in the conversation
-    grounding: Any = None  # app.core.grounding.Grounding, when collections were asked for
+    scope: tuple[str, ...] = ()  # the collections this turn answers from
+    scope_given: bool = False  # named by the request (saved as the conversation's scope)
+    grounding: Any = None  # app.core.grounding.Grounding, when the scope names collections
     asked: RouteDecision | None = None  # the remote route step 1 let through
     plan: TurnPlan | None = None
     redactor: Redactor | None = None  # made this turn's placeholders (kept per conversation)
@@ -83,6 +86,9 @@ class Turn:
     assistant_message_id: int | None = None
     completion: Completion | None = None
     cost: float = 0.0
+    markers_removed: int = 0  # source markers taken out of the answer
+    notes: list[str] = field(default_factory=list)  # for the user, beside the answer
+    sensitivity: Any = None  # app.core.auto_route.Sensitivity, for an auto-routed turn
 
     # What each step needs from the ones before it; asking early is a bug, said plainly.
 
@@ -144,3 +150,5 @@ class TurnResult:
     redactions: dict[str, int] | None = None
     sources: list[Any] | None = None  # numbered document sources the answer may cite
     decisions: tuple[Decision, ...] = ()  # every decision of the turn, in order
+    notes: tuple[str, ...] = ()  # what the user should know about the answer, in sentences
+    scope: tuple[str, ...] = ()  # the collections the conversation answers from now

@@ -7,6 +7,9 @@ log to keep content, which ``AuditLog`` handles).
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Sequence
+from typing import Any
 
 from app.core.audit import events
 from app.core.errors import EnclaveError
@@ -19,6 +22,17 @@ from app.core.turn import Turn
 def sha(text: str) -> str:
     """The digest the audit log keeps instead of the text."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def source_digests(sources: Sequence[Any]) -> list[dict[str, Any]]:
+    """What the audit log keeps of the sources an answer was given: never their text.
+
+    Per source: its number, collection and file name, the document's digest when it was
+    cited, and the digest of the passage itself.
+    """
+    return [{"n": s.n, "collection": s.collection,
+             "file": os.path.basename(str(s.file).replace("\\", "/")),
+             "sha256": s.sha256, "passage_sha256": sha(s.text)} for s in sources]
 
 
 def record_refusal(
@@ -69,6 +83,7 @@ def record_call(audit: AuditSink | None, turn: Turn) -> None:
     if audit is None:
         return
     completion, plan, info = turn.answer, turn.planned, turn.answering.info
+    sources = turn.grounding.sources if turn.grounding is not None else []
     audit.record(
         events.MODEL_CALL,
         conversation_id=turn.conversation,
@@ -84,7 +99,12 @@ def record_call(audit: AuditSink | None, turn: Turn) -> None:
         latency_ms=round(completion.total_s * 1000, 3),
         cost=round(turn.cost, 6),
         detail={"refusal": is_refusal(completion.text), "answer_chars": len(completion.text),
-                **({"note": plan.note} if plan.note else {})},
+                **({"note": plan.note} if plan.note else {}),
+                **({"sources": source_digests(sources)} if sources else {}),
+                **({"source_markers_removed": turn.markers_removed}
+                   if turn.markers_removed else {}),
+                **({"auto_routing": turn.sensitivity.record()}
+                   if turn.sensitivity is not None else {})},
         outcome={"status": "ok" if completion.finish_reason != "error" else "error",
                  "reason": completion.error or completion.finish_reason},
     )

@@ -1,12 +1,21 @@
-"""Rendering a conversation for export (Markdown or JSON)."""
+"""Rendering a conversation for export (Markdown or JSON; PDF prints the Markdown).
+
+An export says what each answer was grounded on: its numbered sources (label, collection,
+file, page or section, the document's digest when it was cited) sit under the answer, and the
+collections the conversation answers from head it. Source markers a model copied into an
+answer are left out, as every face leaves them out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from app.core.store.records import Conversation, Message
+from app.core.source_markers import strip_source_markers
+from app.core.store.records import Conversation, Message, StoredSource
 
 FORMATS = ("md", "json")
 
@@ -15,22 +24,56 @@ def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-def render(conversation: Conversation, messages: list[Message], fmt: str) -> str:
+def _shown(m: Message) -> Message:
+    if m.role != "assistant":
+        return m
+    text, removed = strip_source_markers(m.text)
+    return dataclasses.replace(m, text=text) if removed else m
+
+
+def source_record(s: StoredSource) -> dict[str, Any]:
+    """One cited source as an export lists it (the passage's text stays in the history)."""
+    return {"n": s.n, "label": s.label, "collection": s.collection, "file": s.file,
+            "page": s.page, "heading": s.heading, "sha256": s.sha256}
+
+
+def _source_line(s: StoredSource) -> str:
+    digest = f", sha256 {s.sha256}" if s.sha256 else ""
+    return f"- [{s.n}] {s.label} — collection {s.collection}, file {s.file}{digest}"
+
+
+def render(
+    conversation: Conversation,
+    messages: list[Message],
+    fmt: str,
+    *,
+    sources: Mapping[int, Sequence[StoredSource]] | None = None,
+    scope: Sequence[str] = (),
+) -> str:
     """Render a conversation and its messages.
 
     Args:
         conversation: The header.
         messages: Its messages, oldest first.
         fmt: ``"md"`` or ``"json"``.
+        sources: Each answer's stored sources, by message id.
+        scope: The collections the conversation answers from.
 
     Raises:
         ValueError: for any other format.
     """
+    sources = sources or {}
+    shown = [_shown(m) for m in messages]
     if fmt == "json":
         return json.dumps(
             {
                 "conversation": dataclasses.asdict(conversation),
-                "messages": [dataclasses.asdict(m) for m in messages],
+                "collections": list(scope),
+                "messages": [
+                    {**dataclasses.asdict(m),
+                     "sources": [source_record(s) for s in sources.get(m.id, ())]}
+                    for m in shown
+                ],
             },
             ensure_ascii=False,
             indent=2,
@@ -38,11 +81,16 @@ def render(conversation: Conversation, messages: list[Message], fmt: str) -> str
     if fmt != "md":
         raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
     lines = [f"# {conversation.title}", "", f"_Started {_stamp(conversation.created)}_", ""]
-    for m in messages:
+    if scope:
+        lines += [f"_Answers from the collections: {', '.join(scope)}_", ""]
+    for m in shown:
         header = f"## {m.role}"
         if m.model_id:
             header += f" ({m.model_id})"
         if not m.complete:
             header += " — incomplete"
         lines += [header, "", m.text, ""]
+        cited = sources.get(m.id, ())
+        if cited:
+            lines += ["Sources:", "", *(_source_line(s) for s in cited), ""]
     return "\n".join(lines)
