@@ -9,9 +9,11 @@ from __future__ import annotations
 import getpass
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QLabel, QLayout, QVBoxLayout, QWidget
 
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -70,8 +72,15 @@ def wrap_with_banners(policy: Any, content: QLayout | QWidget, owner: QWidget) -
     return outer
 
 
+def close_with_keys(window: QWidget, close: Callable[[], object]) -> None:
+    """Esc and Ctrl+W close a secondary window, as its Close button does."""
+    for keys in ("Escape", "Ctrl+W"):
+        shortcut = QShortcut(QKeySequence(keys), window, close)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+
+
 class BannerDialog(QDialog):
-    """A dialog with the classification banner at its top and bottom."""
+    """A dialog with the classification banner at its top and bottom; Esc or Ctrl+W close it."""
 
     def __init__(self, policy: Any, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +88,7 @@ class BannerDialog(QDialog):
         self.setAccessibleName(title)
         self.body = QVBoxLayout()
         self.setLayout(wrap_with_banners(policy, self.body, self))
+        close_with_keys(self, self.reject)
 
 
 def available_routes(policy: Any) -> list[Any]:

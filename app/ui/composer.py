@@ -1,4 +1,8 @@
-"""The message box (Enter sends, Shift+Enter starts a new line) and the row around it."""
+"""The message box, the row around it, and the question asked before a message leaves.
+
+Enter sends, Shift+Enter starts a new line. Where the policy asks for it, a redacted message
+bound for another machine is shown, exactly as it will leave, before it is sent.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -85,3 +90,17 @@ class ComposerBar(QWidget):
         """Enable Send and Stop for what the window is doing."""
         self.send_button.setEnabled(send)
         self.stop_button.setEnabled(stop)
+
+
+def confirm_outgoing(parent: QWidget, outgoing: str, route: str) -> bool:
+    """Ask whether to send ``outgoing`` (already redacted) to ``route``; No is the default."""
+    box = QMessageBox(parent)
+    box.setWindowTitle("Send outside this machine?")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setText(f"Your organization asks you to confirm what is sent to {route}.\n"
+                "Sensitive values were replaced by placeholders; this is exactly what "
+                "will leave:")
+    box.setDetailedText(outgoing)
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes

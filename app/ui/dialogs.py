@@ -1,15 +1,17 @@
-"""Settings, the policy view and the passphrase prompt.
+"""Settings, the policy view, the passphrase prompt, and where file pickers start.
 
 The settings dialog only draws ``Settings.state``: a key the policy locks is disabled with a
 lock and the tooltip "Managed by your organization"; ``Settings.set`` decides what may change.
+Every dialog closes with its Close (or Cancel) button, Esc and Ctrl+W (``BannerDialog``).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import EnclaveError
 from app.ui.banners import BannerDialog
+from app.ui.notices import analyst_hint
 from app.ui.theme import LOCK_TOOLTIP, lock_icon
 
 # (key, label, kind, minimum, maximum, step): what the dialog offers, in this order.
@@ -48,6 +51,12 @@ SETTINGS_FIELDS: list[tuple[str, str, str, float, float, float]] = [
 GROUPS = {"generation": "Answers", "engine": "Engine", "ui": "Appearance",
           "history": "History"}
 THEMES = ["system", "light", "dark"]
+
+
+def start_folder() -> str:
+    """Where a file picker opens: the user's documents folder, else home (never the program's)."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return docs if docs and Path(docs).is_dir() else str(Path.home())
 
 
 class SettingsDialog(BannerDialog):
@@ -95,9 +104,11 @@ class SettingsDialog(BannerDialog):
         self.error.hide()
         self.body.addWidget(self.error)
         buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName("Save settings")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close, self)
+        buttons.button(QDialogButtonBox.StandardButton.Save).setAccessibleName("Save settings")
+        close = buttons.button(QDialogButtonBox.StandardButton.Close)
+        close.setAccessibleName("Close")
+        close.setToolTip("Close without saving (Esc)")
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         self.body.addWidget(buttons)
@@ -142,7 +153,7 @@ class SettingsDialog(BannerDialog):
                     continue
                 self.ctx.settings.set(key, value)
         except EnclaveError as exc:
-            self.error.setText(f"<b>{exc.message}</b><br>{exc.hint}")
+            self.error.setText(f"<b>{exc.message}</b><br>{analyst_hint(exc)}")
             self.error.show()
             return
         self.accept()

@@ -1,37 +1,73 @@
-"""Beside the composer: the "Attach documents" menu and the collections an answer draws on."""
+"""Beside the composer: the collections this conversation answers from, as removable chips.
+
+The "Attach documents" menu ticks collections for the conversation on screen; each attached
+one shows as a chip whose × (a button: Tab reaches it, Space presses it) detaches it from this
+conversation only. What is attached is the Documents panel's state (``DocumentsPanel``).
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
 from app.ui.documents_panel import DocumentsPanel
 from app.ui.theme import LOCK_TOOLTIP
 
 
+class CollectionChip(QFrame):
+    """One attached collection: its name and a × that detaches it."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setObjectName("collection-chip")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(f"Collection {name}")
+        self.setToolTip(f"This conversation answers from “{name}”")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 0, 0, 0)
+        row.setSpacing(2)
+        label = QLabel(name, self)
+        label.setAccessibleName(name)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("×")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.remove_button.setAccessibleName(f"Remove {name} from this conversation")
+        self.remove_button.setToolTip(f"Stop answering from “{name}” in this conversation")
+        row.addWidget(label)
+        row.addWidget(self.remove_button)
+
+
 class DocumentsBar(QWidget):
-    """Beside the composer: the "Attach documents" menu and what the answer draws on."""
+    """Beside the composer: the "Attach documents" menu and this conversation's collections."""
 
     def __init__(self, panel: DocumentsPanel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.panel = panel
         self.setAccessibleName("Attached documents")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.chips: dict[str, CollectionChip] = {}  # by collection name, in attached order
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(0, 0, 0, 0)
         self.attach_button = QToolButton(self)
         self.attach_button.setText("Attach documents")
         self.attach_button.setAccessibleName("Attach documents")
-        self.attach_button.setToolTip("Answer from your document collections")
+        self.attach_button.setToolTip("Answer from your document collections in this "
+                                      "conversation")
         self.attach_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = QMenu(self)
         self.menu.setAccessibleName("Document collections")
         self.menu.aboutToShow.connect(self._fill_menu)
         self.attach_button.setMenu(self.menu)
-        self.label = QLabel("", self)
+        self.label = QLabel("Answering from:", self)
         self.label.setAccessibleName("Answering from")
-        self.label.setWordWrap(True)
-        layout.addWidget(self.attach_button)
-        layout.addWidget(self.label, 1)
+        self.local_note = QLabel("answers stay on this machine (LOCAL)", self)
+        self.local_note.setAccessibleName("Documents route")
+        self._row.addWidget(self.attach_button)
+        self._row.addWidget(self.label)
+        self._row.addWidget(self.local_note)
+        self._row.addStretch(1)
         panel.attachments_changed.connect(self._show_attached)
         panel.listing_changed.connect(self._fill_menu)
         if not panel.allowed:
@@ -66,12 +102,20 @@ class DocumentsBar(QWidget):
         self.menu.addAction("Manage documents…").triggered.connect(self.panel.open)
 
     def _show_attached(self, names: list[str], local_only: bool) -> None:
-        if not names:
-            self.label.setText("")
-            self.label.hide()
-            return
-        text = "Answering from: " + ", ".join(names)
-        if local_only:
-            text += " — answers stay on this machine (LOCAL)"
-        self.label.setText(text)
-        self.label.show()
+        focused = any(chip.remove_button.hasFocus() for chip in self.chips.values())
+        for chip in self.chips.values():
+            self._row.removeWidget(chip)
+            chip.deleteLater()
+        self.chips = {}
+        for i, name in enumerate(names):
+            chip = CollectionChip(name, self)
+            chip.remove_button.clicked.connect(
+                lambda _=False, n=name: self.panel.set_attached(n, False))
+            self._row.insertWidget(2 + i, chip)
+            self.chips[name] = chip
+        self.label.setVisible(bool(names))
+        self.local_note.setVisible(bool(names) and local_only)
+        self.setToolTip("" if names else "This conversation answers from no collection")
+        if focused:  # the chip that had focus is gone: keep the keyboard user in the bar
+            chips = list(self.chips.values())
+            (chips[0].remove_button if chips else self.attach_button).setFocus()

@@ -1,20 +1,19 @@
 """The Documents panel: collections, adding files in the background, attaching to a conversation.
 
-Every index operation (opening the encrypted index, listing, removing) is a job on the
-panel's ``BackgroundLane``; ingestion runs in ``IngestJob``'s thread, watched by that job.
-Progress comes back to the GUI thread as ``Progress`` objects on a queued signal, so no widget
-is ever touched off the GUI thread and the window stays responsive however slow the embedding
-is.
+Index work is a job on the panel's ``BackgroundLane``; ingestion runs in ``IngestJob``'s
+thread, its progress coming back on a queued signal, so the window stays responsive.
 
-Which collections are attached is the panel's state: ``attachments_changed`` tells the window
-(the chat worker passes them to ``ChatService.send``), and ``DocumentsBar``
-(``app.ui.documents_bar``), the control beside the composer, shows them and lets the user
-tick them.
+Each conversation answers from its own collections (its scope). The panel holds the scope of
+the conversation on screen (``owner``; ``None``: a new one, whose collections go with its first
+message): ``show_scope`` draws a saved one, ``attachments_changed`` tells the chat worker what
+to send, ``scope_edited`` asks the window to save what the user ticked, for that conversation
+only. ``DocumentsBar`` shows the scope as chips beside the composer.
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,15 +36,20 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import EnclaveError
 from app.ui.background import BackgroundLane
+from app.ui.banners import close_with_keys
+from app.ui.dialogs import start_folder
 from app.ui.documents_worker import (
     DocumentsJobs,
     documents_allowed,
     progress_text,
     report_text,
 )
+from app.ui.notices import analyst_hint
 from app.ui.theme import LOCK_TOOLTIP
 
 ROLE = Qt.ItemDataRole.UserRole
+DEFAULT_COLLECTION = "My documents"  # so "Add files…" works before the user names one
+NAME_MISSING = "Name the collection first."
 if TYPE_CHECKING:  # numpy and onnxruntime load when documents are first used
     from app.core.docs import Collection, FileRecord, IngestReport, Progress
 
@@ -56,6 +60,8 @@ class DocumentsPanel(QWidget):
     """A window listing collections; adds, removes and attaches them."""
 
     attachments_changed = Signal(list, bool)  # attached names, any of them local-only
+    scope_edited = Signal(object, list)  # the user changed it: conversation id or None, names
+    scope_added = Signal(int, str)  # a collection made for a conversation no longer on screen
     listing_changed = Signal()
     ingest_done = Signal(object)  # IngestReport (after the panel has shown it)
 
@@ -69,6 +75,9 @@ class DocumentsPanel(QWidget):
         self.allowed = documents_allowed(app.policy)
         self.listing: Listing | None = None  # None until the first listing arrives
         self.attached: list[str] = []
+        self.owner: int | None = None  # the conversation whose collections are attached
+        self._local = False
+        self._adding: tuple[int | None, str, bool] | None = None  # owner, name, new?
         self.ingesting = False
         self.worker: DocumentsJobs | None = None
         self._lane: BackgroundLane | None = None
@@ -84,12 +93,13 @@ class DocumentsPanel(QWidget):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        intro = QLabel("Collections of your documents. Tick one to answer from it in the "
-                       "current conversation. Everything is indexed on this machine.", self)
-        intro.setWordWrap(True)
-        layout.addWidget(self._named(intro, "About documents"))
+        self.intro = QLabel(
+            "Collections of your documents, indexed on this machine. Tick a collection to "
+            "answer from it in this conversation; each conversation keeps its own.", self)
+        self.intro.setWordWrap(True)
+        layout.addWidget(self._named(self.intro, "About documents"))
         self.tree = self._named(QTreeWidget(self), "Collections",
-                                "Tick a collection to use it for answers")
+                                "Tick a collection to answer from it in this conversation")
         self.tree.setHeaderLabels(["Collection / file", "Files", "Chunks", "Status"])
         self.tree.setColumnWidth(0, 300)
         self.tree.header().setAccessibleName("Columns")
@@ -122,6 +132,7 @@ class DocumentsPanel(QWidget):
         for w in (self.skipped_label, self.skipped, self.error):
             w.hide()
         self._set_ingesting(False)
+        close_with_keys(self, self.close)
         if not self.allowed:
             self.setEnabled(False)
             self.setToolTip(LOCK_TOOLTIP)
@@ -135,6 +146,8 @@ class DocumentsPanel(QWidget):
         self.target.view().setAccessibleName("Existing collections")
         self.target.lineEdit().setAccessibleName("Collection name")
         self.target.lineEdit().setPlaceholderText("name, e.g. hr")
+        self.target.setEditText(DEFAULT_COLLECTION)
+        self.target.editTextChanged.connect(self._name_typed)
         target.addWidget(self.target, 1)
         self.local_only = self._named(
             QCheckBox("Keep on this machine only", self), "Keep on this machine only",
@@ -153,6 +166,7 @@ class DocumentsPanel(QWidget):
                   self.refresh_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self._button("Close", self.close, "Close the Documents window (Esc)"))
         return buttons
 
     def _button(self, text: str, slot: Any, tip: str = "") -> QPushButton:
@@ -205,15 +219,15 @@ class DocumentsPanel(QWidget):
     def choose(self, kind: str) -> None:
         """Pick files or a folder, then add them to the collection named in the panel."""
         if not self._target_name():
-            self._on_failed("Name the collection first.",
-                            "Type a new name, or choose an existing collection.")
+            self._on_failed(NAME_MISSING, "Type a new name, or choose an existing collection.")
             return
         if kind == "folder":
-            folder = QFileDialog.getExistingDirectory(self, "Add a folder of documents")
+            folder = QFileDialog.getExistingDirectory(self, "Add a folder of documents",
+                                                      start_folder())
             picked = [folder] if folder else []
         else:
             picked, _ = QFileDialog.getOpenFileNames(
-                self, "Add documents", "",
+                self, "Add documents", start_folder(),
                 "Documents (*.txt *.md *.markdown *.html *.htm *.csv *.docx *.pdf);;All (*)")
         if picked:
             self.add_paths([Path(p) for p in picked], self._target_name(),
@@ -222,16 +236,21 @@ class DocumentsPanel(QWidget):
     def _target_name(self) -> str:
         return str(self.target.currentText()).strip()
 
+    def _name_typed(self, text: str) -> None:
+        if text.strip() and self.error.isVisible() and NAME_MISSING in self.error.text():
+            self.error.hide()  # the missing name is fixed
+
     def add_paths(self, paths: list[Path], collection: str, local_only: bool = False) -> None:
         """Index ``paths`` into ``collection`` in the background, with progress and Cancel."""
         if self.ingesting or not self.allowed or not paths or not collection:
             return
         worker = self._ensure_worker()
         worker.reset_cancel()
-        self.error.hide()
+        known = {c.name for c, _ in self.listing or []}
+        self._adding = (self.owner, collection, collection not in known)
+        for w in (self.error, self.skipped, self.skipped_label):
+            w.hide()
         self.skipped.clear()
-        self.skipped.hide()
-        self.skipped_label.hide()
         self.status.setText(f"Preparing to add {len(paths)} item(s) to “{collection}”…")
         self.progress.setRange(0, 0)  # busy until the first progress arrives
         self._set_ingesting(True)
@@ -263,26 +282,34 @@ class DocumentsPanel(QWidget):
         """Remove a file (``path``) or a whole collection (no path), without asking."""
         self._ensure_worker().remove(collection, path, self._on_listed)
 
-    # --- attaching ------------------------------------------------------------------------
+    # --- attaching: the scope of the conversation on screen ------------------------------
+
+    def show_scope(self, owner: int | None, names: list[str]) -> None:
+        """Show the collections conversation ``owner`` answers from (``None``: a new one)."""
+        self.owner = owner
+        self._set_attached(list(names))
+        self._fill_tree()
+        if names and self.listing is None:
+            self.refresh()  # which of them must stay on this machine
 
     def set_attached(self, name: str, attached: bool) -> None:
-        """Attach or detach one collection for the current conversation."""
-        names = [n for n in self.attached if n != name] + ([name] if attached else [])
-        self._set_attached(names)
+        """The user attaches or detaches one collection, for this conversation only."""
+        self._edit([n for n in self.attached if n != name] + ([name] if attached else []))
         self._fill_tree()
+
+    def _edit(self, names: list[str]) -> None:
+        before = self.attached
+        self._set_attached(names)
+        if self.attached != before:
+            self.scope_edited.emit(self.owner, list(self.attached))
 
     def _set_attached(self, names: list[str]) -> None:
         known = {c.name for c, _ in self.listing or []}
-        names = [n for n in names if self.listing is None or n in known]
-        if names == self.attached:
-            return
-        self.attached = names
-        local = {c.name for c, _ in self.listing or [] if c.local_only}
-        self.attachments_changed.emit(list(names), any(n in local for n in names))
-
-    def local_only_attached(self) -> bool:
-        """Whether an attached collection must stay on this machine."""
-        return any(c.local_only for c, _ in self.listing or [] if c.name in self.attached)
+        names = list(dict.fromkeys(n for n in names if self.listing is None or n in known))
+        local = any(c.local_only for c, _ in self.listing or [] if c.name in names)
+        if (names, local) != (self.attached, self._local):
+            self.attached, self._local = names, local
+            self.attachments_changed.emit(list(names), local)
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         collection, path = item.data(0, ROLE)
@@ -290,7 +317,19 @@ class DocumentsPanel(QWidget):
             checked = item.checkState(0) == Qt.CheckState.Checked
             if checked != (collection in self.attached):
                 names = [n for n in self.attached if n != collection]
-                self._set_attached(names + ([collection] if checked else []))
+                self._edit(names + ([collection] if checked else []))
+
+    def _attach_new(self, report: IngestReport, listing: Listing) -> None:
+        """A collection made through the panel is attached to the conversation that made it."""
+        self._on_listed(listing)
+        owner, name, new = self._adding or (None, "", False)
+        self._adding = None
+        if not new or not report.having("indexed"):
+            return
+        if owner == self.owner:
+            self.set_attached(name, True)
+        elif owner is not None:
+            self.scope_added.emit(owner, name)
 
     # --- worker results -------------------------------------------------------------------
 
@@ -303,7 +342,7 @@ class DocumentsPanel(QWidget):
         self.target.addItems([c.name for c, _ in listing])
         self.target.setEditText(current)
         self.target.blockSignals(False)
-        self._set_attached(self.attached)  # forget collections that are gone
+        self._edit(self.attached)  # a collection that is gone leaves this conversation
         self.listing_changed.emit()
 
     def _fill_tree(self) -> None:
@@ -347,10 +386,10 @@ class DocumentsPanel(QWidget):
         self.skipped.setVisible(bool(skipped))
         self.skipped_label.setVisible(bool(skipped))
         self.ingest_done.emit(report)
-        self.refresh()
+        self._ensure_worker().refresh(partial(self._attach_new, report))
 
     def _show_failure(self, error: EnclaveError) -> None:
-        self._on_failed(error.message, error.hint)
+        self._on_failed(error.message, analyst_hint(error))
 
     def _on_failed(self, message: str, hint: str) -> None:
         if self.ingesting:

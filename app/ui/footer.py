@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import psutil
 
@@ -34,6 +35,14 @@ def footer_for(
         else:
             parts.append("incomplete")
     return " · ".join(parts)
+
+
+def footer_for_message(message: Any) -> str:
+    """The line under a stored answer (``""`` for a question): what history kept of the turn."""
+    if message.role != "assistant":
+        return ""
+    return footer_for(message.model_id or "?", message.route, message.tokens_per_s,
+                      message.ttft_ms, message.complete, None, None)
 
 
 def memory_text() -> str:

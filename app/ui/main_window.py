@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,7 +30,6 @@ from app.core.errors import EnclaveError
 from app.ui.background import BackgroundLane
 from app.ui.banners import ClassificationBanner, banner_spec
 from app.ui.chat_view import ChatView
-from app.ui.citations import SourcesBar
 from app.ui.composer import ComposerBar
 from app.ui.conversations import ConversationsController
 from app.ui.documents_bar import DocumentsBar
@@ -43,6 +42,9 @@ from app.ui.status_bar import StatusBar
 from app.ui.theme import apply_theme
 from app.ui.turns import TurnController, TurnParts
 from app.ui.window_actions import WindowMenus
+
+NO_MODEL = ("No model is loaded, so nothing can answer yet. Ask your IT team to install an "
+            "approved model, or choose a model file you already have.")
 
 
 class MainWindow(QMainWindow):
@@ -64,13 +66,13 @@ class MainWindow(QMainWindow):
         self._build()
         self.view.dark = self.dark
         self.turns = TurnController(app, TurnParts(
-            view=self.view, composer=self.composer_bar, sources=self.sources_bar,
-            notices=self.notices, model_bar=self.model_bar, status=self.status_bar,
-            stack=self.stack, no_model_page=self.no_model_page), self)
+            view=self.view, composer=self.composer_bar, notices=self.notices,
+            model_bar=self.model_bar, status=self.status_bar, stack=self.stack,
+            no_model_page=self.no_model_page), self)
         self.turns.answer_finished.connect(self.answer_finished)
         self.turns.first_token_painted.connect(self.first_token_painted)
         self.conversations = ConversationsController(
-            app, self.sidebar, self.turns, self.notices, self,
+            app, self.sidebar, self.turns, self.notices, self.documents, self,
             export=lambda cid, fmt: self.menus.export_conversation(cid, fmt))
         self.conversations.conversation_shown.connect(self.conversation_shown)
         self.menus = WindowMenus(self, self, app, self.conversations.jobs)
@@ -120,8 +122,6 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.no_model_page)
         layout.addWidget(self.stack, 1)
-        self.sources_bar = SourcesBar(self)  # the sources of the latest answer
-        layout.addWidget(self.sources_bar)
         # The panel is its own window; the bar beside the composer attaches collections.
         self.documents = DocumentsPanel(self.app, self)
         self.docs_bar = DocumentsBar(self.documents, self)
@@ -135,6 +135,11 @@ class MainWindow(QMainWindow):
         self.no_model_page.choose_file.connect(self.menus.choose_model_file)
         self.no_model_page.check_again.connect(lambda: self.load_model(None))
         self.documents.attachments_changed.connect(self.turns.attach_documents)
+        # Send never does nothing silently: its tooltip and a notice say why it cannot.
+        self.composer_bar.send_requested.connect(self._send_refused)
+        self.send_button.installEventFilter(self)
+        self.status_bar.loading_changed.connect(lambda _: self._explain_send())
+        self._explain_send()
 
     def _name_helper_buttons(self) -> None:
         # Buttons Qt adds by itself (a line edit's clear button, the menu bar's overflow).
@@ -142,6 +147,28 @@ class MainWindow(QMainWindow):
             if not button.accessibleName():
                 button.setAccessibleName(button.toolTip() or "Clear" if isinstance(
                     button.parent(), QLineEdit) else button.toolTip() or "More")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Send's tooltip follows its state (enabled, or why not)."""
+        if watched is self.send_button and event.type() == QEvent.Type.EnabledChange:
+            self._explain_send()
+        return super().eventFilter(watched, event)
+
+    def _send_refusal(self) -> str:
+        if self.turns.engine_info is None and not self.turns.loading:
+            return NO_MODEL
+        if self.turns.loading:
+            return "The model is still loading; you can send once it is ready."
+        return "Wait for the answer to finish, or press Esc to stop it." if self.busy else ""
+
+    def _explain_send(self) -> None:
+        why = "" if self.send_button.isEnabled() else self._send_refusal()
+        self.send_button.setToolTip(why or "Send (Enter)")
+        self.send_button.setAccessibleDescription(why)
+
+    def _send_refused(self, text: str) -> None:
+        if text and self.turns.engine_info is None:
+            self.show_notice(self._send_refusal())
 
     # --- the parts, by the names tests and the benchmark use ----------------------------
 

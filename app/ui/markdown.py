@@ -11,6 +11,8 @@ highlighting) so the window still works.
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,12 @@ except ImportError:  # pragma: no cover
     highlight = None
 
 COPY_SCHEME = "enclave-copy"
+
+_TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z0-9]+)")
+_CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_NUMBER = re.compile(r"\d+")
+_NO_LINKS_INSIDE = frozenset({"a", "pre", "code"})  # a link, and code the model quoted
 
 
 @dataclass
@@ -111,3 +119,36 @@ def render_markdown(text: str, *, dark: bool = False, block_offset: int = 0) -> 
     body = body.replace("<table>", f"<table border='1' cellspacing='0' cellpadding='4' "
                                    f"style='border-color:{border}; border-collapse:collapse'>")
     return Rendered(body, blocks)
+
+
+def link_citations(body: str, numbers: Container[int], href: Callable[[int], str]) -> str:
+    """Make ``[1]`` (and ``[1, 2]``) in rendered text links to the answer's sources.
+
+    Only numbers the answer has a source for become links, and never inside a link or code:
+    ``[1]`` in a code sample is code. ``body`` is HTML this module rendered, so every ``<``
+    in it starts a tag (the model's own text was escaped).
+
+    Args:
+        body: The rendered answer.
+        numbers: The answer's source numbers.
+        href: The link for source ``n``.
+    """
+    def linked(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if match.group(1).isdigit():  # one number: the whole ``[1]`` is the link
+            n = int(match.group(1))
+            return f"<a href='{href(n)}'>{text}</a>" if n in numbers else text
+        return _NUMBER.sub(
+            lambda m: (f"<a href='{href(int(m.group(0)))}'>{m.group(0)}</a>"
+                       if int(m.group(0)) in numbers else m.group(0)), text)
+
+    parts = _TAG.split(body)
+    inside = 0  # depth of a, pre and code elements around the current text
+    for i, part in enumerate(parts):
+        if i % 2:  # a tag
+            name = _TAG_NAME.match(part)
+            if name and name.group(1).lower() in _NO_LINKS_INSIDE:
+                inside = max(0, inside + (-1 if part.startswith("</") else 1))
+        elif inside == 0 and "[" in part:
+            parts[i] = _CITATION.sub(linked, part)
+    return "".join(parts)

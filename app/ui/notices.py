@@ -1,10 +1,43 @@
-"""What the window says above the conversation: restricted mode, notices and errors."""
+"""What the window says above the conversation: restricted mode, notices and errors.
+
+A notice (copied, exported) goes away by itself; an error stays until what caused it is fixed
+(the window clears it) or the user dismisses it. The window speaks to analysts: a hint that
+asks them to install a model, or names a developer's command, becomes what they can do.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import re
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.core.errors import EnclaveError
+from app.core.models.errors import ModelNotFound
+
+NOTICE_MS = 7000  # long enough to read a path, short enough not to linger
+ASK_IT_FOR_MODEL = ("Ask your IT team to install an approved model, or choose a model file "
+                    "you already have (“Use a model file…”).")
+ASK_IT_FOR_DOCUMENTS = "Ask your IT team to install the model Enclave uses to read documents."
+ASK_IT = "Ask your IT team for help; the details are in Enclave's log."
+_DEVELOPER = re.compile(r"`make|\bmake (run|test|package)\b|\.venv|\bpip install")
+
+
+def analyst_hint(error: EnclaveError) -> str:
+    """The hint for ``error`` as the window shows it: never a developer's command."""
+    if isinstance(error, ModelNotFound):
+        return ASK_IT_FOR_MODEL
+    # Loaded only when documents were used (it pulls in numpy); an error from it means it is.
+    docs_errors = sys.modules.get("app.core.docs.errors")
+    if docs_errors is not None and isinstance(error, docs_errors.EmbeddingModelMissing):
+        return ASK_IT_FOR_DOCUMENTS
+    return for_analyst(error.hint or "")
+
+
+def for_analyst(hint: str) -> str:
+    """``hint``, unless it names a developer's command (then: ask IT)."""
+    return ASK_IT if _DEVELOPER.search(hint) else hint
 
 
 class NoticeArea(QWidget):
@@ -31,11 +64,25 @@ class NoticeArea(QWidget):
         self.notice = self._label("", "notice", "Notice")
         others = [w for w in warnings if not w.startswith("Restricted mode:")]
         self.notice.setText("\n".join(others))
-        self.notice.setVisible(bool(others))
+        self.notice.setVisible(bool(others))  # start-up warnings stay until replaced
         layout.addWidget(self.notice)
+        self.notice_timer = QTimer(self)
+        self.notice_timer.setSingleShot(True)
+        self.notice_timer.setInterval(NOTICE_MS)
+        self.notice_timer.timeout.connect(self.notice.hide)
+        self.error_row = QWidget(self)
+        row = QHBoxLayout(self.error_row)
+        row.setContentsMargins(0, 0, 0, 0)
         self.banner = self._label("", "error-banner", "Error")
-        self.banner.hide()
-        layout.addWidget(self.banner)
+        self.dismiss_button = QToolButton(self.error_row)
+        self.dismiss_button.setText("×")
+        self.dismiss_button.setAccessibleName("Dismiss error")
+        self.dismiss_button.setToolTip("Dismiss this message")
+        self.dismiss_button.clicked.connect(self.clear_error)
+        row.addWidget(self.banner, 1)
+        row.addWidget(self.dismiss_button)
+        self.error_row.hide()
+        layout.addWidget(self.error_row)
 
     def _label(self, text: str, object_name: str, accessible: str) -> QLabel:
         label = QLabel(text, self)
@@ -48,16 +95,18 @@ class NoticeArea(QWidget):
         """Show an error in words a user understands, with what to do next."""
         self.banner.setText(f"<b>{message}</b>" + (f"<br>{hint}" if hint else ""))
         self.banner.show()
+        self.error_row.show()
 
     def show_failure(self, error: EnclaveError) -> None:
-        """Show a failed job's error (what happened, what to do next)."""
-        self.show_error(error.message, error.hint)
+        """Show a failed job's error (what happened, what an analyst can do next)."""
+        self.show_error(error.message, analyst_hint(error))
 
     def clear_error(self) -> None:
-        """Hide the error banner (a new turn, a loaded model)."""
-        self.banner.hide()
+        """Hide the error banner (fixed: a new turn, a loaded model; or dismissed)."""
+        self.error_row.hide()
 
     def show_notice(self, text: str) -> None:
-        """A short, non-alarming message (copied, exported)."""
+        """A short, non-alarming message (copied, exported); it hides itself after a while."""
         self.notice.setText(text)
         self.notice.show()
+        self.notice_timer.start()

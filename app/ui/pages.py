@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.ui.banners import wrap_with_banners
+from app.ui.notices import for_analyst
 
 
 class NoModelPage(QWidget):
@@ -27,12 +28,9 @@ class NoModelPage(QWidget):
         layout.addWidget(title)
         self.details = QLabel(
             "Enclave answers with a language model that runs on this computer.<br><br>"
-            "<b>To install the approved default model</b>, run in a terminal:<br>"
-            "<code>enclave models provision</code><br><br>"
-            "<b>On a machine without network</b>, copy the model from a USB stick or share:<br>"
-            "<code>enclave models provision --from PATH</code> &nbsp;or&nbsp; "
-            "<code>enclave models import FILE.gguf</code><br><br>"
-            "Or use a GGUF file you already have for this session:", self)
+            "<b>Ask your IT team to install an approved model</b> on this computer; "
+            "then press “Check again”.<br><br>"
+            "Or use a model file (GGUF) you already have, for this session:", self)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -68,7 +66,7 @@ class StoreErrorWindow(QWidget):
         title.setWordWrap(True)
         body.addWidget(title)
         self.message = QLabel(
-            f"<p><b>{html.escape(message)}</b></p><p>{html.escape(hint)}</p>"
+            f"<p><b>{html.escape(message)}</b></p><p>{html.escape(for_analyst(hint))}</p>"
             + (f"<p style='color:gray'>File: {html.escape(path)}</p>" if path else "")
             + "<p>The file has been left exactly as it was.</p>", self)
         self.message.setWordWrap(True)

@@ -1,12 +1,18 @@
-"""The conversation list and history search: it draws what the history worker found."""
+"""The conversation list and history search: it draws what the history worker found.
+
+The list always marks the conversation on screen (none for a new one). The search box works
+from the keyboard: Esc clears it, Down moves into the results, Enter opens the chosen one.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -23,6 +29,37 @@ from app.ui.theme import LOCK_TOOLTIP
 SEARCH_DELAY_MS = 200  # search once the user pauses typing, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
 FOCUS_ROLE = Qt.ItemDataRole.UserRole + 1
+_OPERATORS = {"and", "or", "not", "near"}
+
+
+def query_words(query: str) -> list[str]:
+    """The words of a search, as the opened conversation marks them (no operators)."""
+    words = re.findall(r"\w+", query)
+    return list(dict.fromkeys(w for w in words if w.lower() not in _OPERATORS))
+
+
+class SearchBox(QLineEdit):
+    """The history search: Esc clears it (before the window's Esc sees it), Down leaves it."""
+
+    down = Signal()
+
+    def event(self, event: QEvent) -> bool:
+        """Claim Esc (while there is a search) and Down before the window's shortcuts."""
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            key = event.key()
+            if key == Qt.Key.Key_Down or (key == Qt.Key.Key_Escape and self.text()):
+                event.accept()
+                return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        """Esc clears the search; Down moves into the list below."""
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+        elif event.key() == Qt.Key.Key_Down:
+            self.down.emit()
+        else:
+            super().keyPressEvent(event)
 
 
 class Sidebar(QWidget):
@@ -30,6 +67,7 @@ class Sidebar(QWidget):
 
     new_chat = Signal()
     open_conversation = Signal(int, object)  # conversation id, message id to show (or None)
+    open_hit = Signal(int, int, list)  # a search hit: conversation, message, words to mark
     search_requested = Signal(str)
     rename_requested = Signal(int, str)  # id, current title
     pin_requested = Signal(int, bool)
@@ -40,6 +78,8 @@ class Sidebar(QWidget):
         super().__init__(parent)
         self.setAccessibleName("Conversations sidebar")
         self.export_allowed = True
+        self.current: int | None = None  # the conversation on screen
+        self.listed_ids: set[int] = set()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.new_button = QPushButton("New chat", self)
@@ -47,11 +87,13 @@ class Sidebar(QWidget):
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.new_button.clicked.connect(self.new_chat.emit)
         layout.addWidget(self.new_button)
-        self.search_box = QLineEdit(self)
+        self.search_box = SearchBox(self)
         self.search_box.setObjectName("search")
         self.search_box.setPlaceholderText("Search history (Ctrl+F)")
         self.search_box.setAccessibleName("Search history")
+        self.search_box.setToolTip("Esc clears the search; Down moves to the results")
         self.search_box.setClearButtonEnabled(True)
+        self.search_box.down.connect(self._into_list)
         layout.addWidget(self.search_box)
         self.status = QLabel("", self)
         self.status.setAccessibleName("Search status")
@@ -72,8 +114,8 @@ class Sidebar(QWidget):
         self.results.setAccessibleName("Search results")
         self.results.setWordWrap(True)
         self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.results.itemActivated.connect(self._activated)
-        self.results.itemClicked.connect(self._activated)
+        self.results.itemActivated.connect(self._hit_activated)
+        self.results.itemClicked.connect(self._hit_activated)
         self.results.hide()
         layout.addWidget(self.results, 1)
 
@@ -86,7 +128,7 @@ class Sidebar(QWidget):
     # --- drawing what the worker found ----------------------------------------------------
 
     def show_conversations(self, conversations: list[Any], current: int | None) -> None:
-        """Pinned first, then newest first (the store's order)."""
+        """Pinned first, then newest first (the store's order); ``current`` marked."""
         self.conversations.clear()
         for c in conversations:
             title = ("★ " if c.pinned else "") + c.title
@@ -95,9 +137,21 @@ class Sidebar(QWidget):
             item.setData(FOCUS_ROLE, None)
             item.setToolTip(c.title + (" (pinned)" if c.pinned else ""))
             self.conversations.addItem(item)
-            if c.id == current:
-                item.setSelected(True)
+        self.listed_ids = {c.id for c in conversations}
+        self.mark_current(current)
+
+    def mark_current(self, conversation_id: int | None) -> None:
+        """Mark the conversation on screen in the list (``None``: a new one, nothing marked)."""
+        self.current = conversation_id
+        self.conversations.clearSelection()
+        self.conversations.setCurrentRow(-1)
+        for row in range(self.conversations.count()):
+            item = self.conversations.item(row)
+            if item.data(ID_ROLE) == conversation_id:
                 self.conversations.setCurrentItem(item)
+                item.setSelected(True)
+                self.conversations.scrollToItem(item)
+                return
 
     def show_results(self, hits: list[Any]) -> None:
         """Search hits with the matched words highlighted."""
@@ -145,9 +199,21 @@ class Sidebar(QWidget):
         else:
             self._timer.stop()
             self.results.clear()
+            self.mark_current(self.current)  # what was opened from the results is marked
+
+    def _into_list(self) -> None:
+        shown = self.results if self.results.isVisible() else self.conversations
+        if shown.count():
+            shown.setFocus()
+            if shown.currentRow() < 0 or shown is self.results:
+                shown.setCurrentRow(0)
 
     def _activated(self, item: QListWidgetItem) -> None:
         self.open_conversation.emit(int(item.data(ID_ROLE)), item.data(FOCUS_ROLE))
+
+    def _hit_activated(self, item: QListWidgetItem) -> None:
+        self.open_hit.emit(int(item.data(ID_ROLE)), int(item.data(FOCUS_ROLE)),
+                           query_words(self.search_box.text()))
 
     def _menu(self, pos: QPoint) -> None:
         item = self.conversations.itemAt(pos)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from app.core.engines.base import EngineInfo
@@ -11,12 +11,14 @@ from app.ui.footer import memory_text
 MEMORY_INTERVAL_MS = 2000
 
 FALLBACK_TIP = ("The local engine runs in its own process. After a crash in llama.cpp it "
-                "restarts with safer settings and remembers them for this model (see "
-                "`enclave doctor`).")
+                "restarts with safer settings and remembers them for this model. If this "
+                "keeps happening, tell your IT team.")
 
 
 class StatusBar(QWidget):
     """Loaded model, device and thread state, model loading progress, memory in use."""
+
+    loading_changed = Signal(bool)  # a model started (True) or stopped (False) loading
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,10 +49,12 @@ class StatusBar(QWidget):
         """A model starts loading: progress from zero."""
         self.progress.setValue(0)
         self.progress.show()
+        self.loading_changed.emit(True)
 
     def loading_ended(self) -> None:
         """The load finished or failed."""
         self.progress.hide()
+        self.loading_changed.emit(False)
 
     def show_model(self, info: EngineInfo, threads: str) -> None:
         """The model that answers, where it runs, and any safe fallback after a crash."""

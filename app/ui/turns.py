@@ -2,7 +2,8 @@
 
 ``TurnController`` owns the chat lane and what a turn shows while it runs: the conversation on
 screen, the composer's buttons, the model bar and status bar. Every decision (what may load,
-what a turn does) is ``ChatService``'s; this draws what it reports.
+what a turn does, which branch and versions a conversation has) is the core's; this draws what
+it reports. After each of these the composer has the focus again, so the user can type on.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import QApplication, QStackedWidget, QWidget
 
-from app.core.chat import ROOT, TurnResult
+from app.core.chat import ROOT
+from app.core.conversation_view import ConversationView
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
 from app.core.models.errors import ModelNotFound
 from app.ui.background import BackgroundLane
-from app.ui.chat_view import ChatView, ShownMessage
-from app.ui.citations import SourcesBar
-from app.ui.composer import ComposerBar
+from app.ui.chat_view import ChatView, shown_from_view
+from app.ui.composer import ComposerBar, confirm_outgoing
 from app.ui.footer import footer_for
 from app.ui.model_bar import ModelBar
 from app.ui.notices import NoticeArea
 from app.ui.pages import NoModelPage
 from app.ui.status_bar import StatusBar
-from app.ui.workers import ChatJobs, TokenBuffer
+from app.ui.workers import ChatJobs, FinishedTurn, TokenBuffer
 
 FLUSH_MS = 33  # ~30 Hz: smooth to the eye, cheap for the GUI thread
 
@@ -38,7 +39,6 @@ class TurnParts:
 
     view: ChatView
     composer: ComposerBar
-    sources: SourcesBar
     notices: NoticeArea
     model_bar: ModelBar
     status: StatusBar
@@ -58,6 +58,10 @@ class TurnController(QObject):
     answer_finished = Signal(object)  # TurnResult, emitted on the GUI thread
     first_token_painted = Signal(float)  # seconds from the engine's token to the paint
     history_changed = Signal()  # a turn stored something: list the conversations again
+    # The user chose another version (‹ ›): show the conversation (id) through that message
+    # (id). Loading it is the history lane's work, so whoever owns that lane connects this.
+    open_requested = Signal(int, int)
+    conversation_changed = Signal(object)  # the conversation now on screen: id, or None
 
     def __init__(self, app: Any, parts: TurnParts, parent: QWidget) -> None:
         super().__init__(parent)
@@ -70,6 +74,7 @@ class TurnController(QObject):
         self.busy = False
         self.loading = False
         self.edit_index: int | None = None
+        self._shown = 0  # counts what was shown, so a late source check draws only on its own
         self._first_pending = False
         self.buffer = TokenBuffer()
         self.lane = BackgroundLane("enclave-chat", self)
@@ -121,7 +126,7 @@ class TurnController(QObject):
         self.parts.notices.clear_error()
         self.parts.model_bar.select_model(info.model_id)
         self._set_busy(False)
-        self.parts.composer.composer.setFocus()
+        self._focus_composer()
 
     def _on_load_failed(self, error: EnclaveError) -> None:
         self.loading = False
@@ -164,6 +169,7 @@ class TurnController(QObject):
         elif self.view.messages:
             parent_id = self.view.messages[-1].message_id
         self.parts.composer.composer.clear()
+        self._focus_composer()  # Send was clicked, or Enter pressed: either way, type on
         self.view.add_user_message(text, None, None if parent_id == ROOT else parent_id)
         self._start_answer()
         self.jobs.send(text, self.conversation_id, parent_id, on_done=self._on_turn_finished,
@@ -181,6 +187,7 @@ class TurnController(QObject):
             return
         self.view.truncate(index)
         self._start_answer()
+        self._focus_composer()  # the Regenerate link took the focus into the transcript
         self.jobs.regenerate(self.conversation_id, user.message_id,
                              on_done=self._on_turn_finished, on_error=self._on_failed,
                              on_first_token=self._first_token)
@@ -202,7 +209,7 @@ class TurnController(QObject):
         self.edit_index = index
         self.parts.composer.composer.setPlainText(shown.text)
         self.parts.composer.edit_label.show()
-        self.parts.composer.composer.setFocus()
+        self._focus_composer()
 
     def edit_last(self) -> None:
         """Ctrl+E."""
@@ -220,6 +227,7 @@ class TurnController(QObject):
         """Stop the streaming answer (kept, marked incomplete)."""
         if self.answering:
             self.jobs.cancel.set()
+        self._focus_composer()  # the Stop button is about to be disabled under the focus
 
     def escape(self) -> None:
         """Esc: stop the answer, or else leave editing."""
@@ -234,21 +242,56 @@ class TurnController(QObject):
         if self.answering:
             return
         self.conversation_id = None
+        self._shown += 1  # a check of the sources shown before has nothing left to draw on
         self.cancel_edit()
         self.view.clear_messages()
-        self.parts.sources.show_sources(None)
         self.parts.notices.clear_error()
-        self.parts.composer.composer.setFocus()
+        self._focus_composer()
+        self.conversation_changed.emit(None)
 
-    def show_conversation(self, conversation_id: int, messages: list[ShownMessage]) -> None:
-        """Show a stored conversation's branch; the next message continues it."""
-        self.conversation_id = conversation_id
+    def show_conversation(self, view: ConversationView,
+                          focus_message_id: int | None = None) -> None:
+        """Show a stored conversation's branch; the next message continues it.
+
+        Args:
+            view: The branch as the core's ``view_conversation`` returned it, with each
+                message's versions and each answer's sources.
+            focus_message_id: The message to scroll to (a search hit, a chosen version).
+        """
+        self.conversation_id = view.conversation_id
         self.cancel_edit()
-        self.view.set_messages(messages)
-        self.parts.sources.show_sources(None)  # sources are not stored with history
+        self.view.set_messages(shown_from_view(view))
+        if focus_message_id is not None:
+            self.view.scroll_to_message(focus_message_id)
+        self._focus_composer()
+        self._check_sources([s for shown in view.messages for s in shown.sources])
+        self.conversation_changed.emit(view.conversation_id)
+
+    def _check_sources(self, cited: list[Any]) -> None:
+        """Ask the core what the cited documents have become; draw it when it answers."""
+        self._shown += 1
+        shown = self._shown
+
+        def checked(states: list[str]) -> None:
+            if shown == self._shown:  # still the same conversation on screen
+                self.view.set_source_status(
+                    {(s.message_id, s.n): state for s, state in zip(cited, states, strict=True)})
+
+        self.jobs.source_status(cited, checked)
+
+    def show_version(self, index: int, step: int) -> None:
+        """‹ (``step`` -1) or › (+1) on the message at ``index``: ask for that version's branch."""
+        if self.busy or self.conversation_id is None or not 0 <= index < len(self.view.messages):
+            return
+        versions = self.view.messages[index].versions
+        if versions is None:
+            return
+        target = versions.previous if step < 0 else versions.next
+        if target is not None:
+            self.open_requested.emit(self.conversation_id, target)
 
     def message_action(self, verb: str, index: int) -> None:
-        """A message's own action (copy, copy code, regenerate, edit)."""
+        """A message's own action (copy, copy code, regenerate, edit, previous/next version)."""
         if verb == "copy-code":
             if 0 <= index < len(self.view.code_blocks):
                 QApplication.clipboard().setText(self.view.code_blocks[index])
@@ -263,13 +306,14 @@ class TurnController(QObject):
             self.regenerate(index)
         elif verb == "edit":
             self.edit_message(index)
+        elif verb in ("previous", "next"):
+            self.show_version(index, -1 if verb == "previous" else 1)
 
     # --- while an answer streams ----------------------------------------------------------
 
     def _start_answer(self) -> None:
         assert self.engine_info is not None
         self.buffer.reset()
-        self.parts.sources.show_sources(None)  # sources belong to one answer
         self._first_pending = True
         self.view.begin_answer(self.engine_info.model_id)
         self._set_busy(True)
@@ -287,7 +331,8 @@ class TurnController(QObject):
             if produced is not None:
                 self.first_token_painted.emit(time.perf_counter() - produced)
 
-    def _on_turn_finished(self, result: TurnResult) -> None:
+    def _on_turn_finished(self, finished: FinishedTurn) -> None:
+        result = finished.result
         self.flush_timer.stop()
         self._flush()
         new = self.conversation_id != result.conversation_id
@@ -297,20 +342,27 @@ class TurnController(QObject):
         self.view.end_answer(
             c.text, footer_for(result.engine.model_id, result.engine.route, c.tokens_per_s,
                                c.ttft_s * 1000, c.complete, c.finish_reason, c.error),
-            result.assistant_message_id, result.user_message_id, c.complete)
-        self.parts.sources.show_sources(result.sources)  # [1] file p.3 …
+            result.assistant_message_id, result.user_message_id, c.complete,
+            result.sources or ())
+        self.view.set_versions(finished.versions)  # an edit or a regenerate: ‹ 2/2 ›
+        notes = [n for n in (result.route_note, *result.notes) if n]
+        if notes:  # kept local, copied markers taken out, later turns left on their branch
+            self.parts.notices.show_notice(" ".join(notes))
         engine = self.app.chat.engine
         if result.engine.route == "local" and engine is not None:
             self.parts.status.show_engine(engine.info, c.engine_state)
         self._set_busy(False)
+        if new:
+            self.conversation_changed.emit(result.conversation_id)
         if new or self.app.history is not None:
             self.history_changed.emit()
         self.answer_finished.emit(result)
 
     def _on_failed(self, error: EnclaveError) -> None:
         conversation = getattr(error, "conversation_id", None)
-        if conversation is not None:  # saved with its answer so far: stay in it
-            self.conversation_id = conversation
+        if conversation is not None and conversation != self.conversation_id:
+            self.conversation_id = conversation  # saved with its answer so far: stay in it
+            self.conversation_changed.emit(conversation)
         self.flush_timer.stop()
         self._flush()
         if self.view.streaming():
@@ -327,17 +379,11 @@ class TurnController(QObject):
                                    stop=busy and not self.loading)
         self.parts.model_bar.model_picker.setEnabled(not busy)
 
+    def _focus_composer(self) -> None:
+        self.parts.composer.composer.setFocus()
+
     def _confirm_send(self, outgoing: str, route: str) -> None:
-        box = QMessageBox(self._window)
-        box.setWindowTitle("Send outside this machine?")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setText(f"Your organization asks you to confirm what is sent to {route}.\n"
-                    "Sensitive values were replaced by placeholders; this is exactly what "
-                    "will leave:")
-        box.setDetailedText(outgoing)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        self.jobs.confirmations.answer(box.exec() == QMessageBox.StandardButton.Yes)
+        self.jobs.confirmations.answer(confirm_outgoing(self._window, outgoing, route))
 
     def shutdown(self) -> None:
         """Stop any answer (it is kept) and wait for the chat lane (the window is closing)."""

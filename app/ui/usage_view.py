@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import EnclaveError
 from app.ui.background import BackgroundLane
+from app.ui.banners import close_with_keys
+from app.ui.notices import analyst_hint
 
 DAYS_SHOWN = 14
 WINDOW_LABELS = {"day": "Last 24 hours", "week": "Last 7 days", "month": "Last 30 days"}
@@ -93,9 +95,15 @@ class UsageView(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.status_label = QLabel("", self)
         self.status_label.setAccessibleName("Usage status")
+        self.close_button = QPushButton("Close", self)
+        self.close_button.setAccessibleName("Close")
+        self.close_button.setToolTip("Close the usage window (Esc)")
+        self.close_button.clicked.connect(self.close)
+        close_with_keys(self, self.close)
         controls.addWidget(self.window_picker)
         controls.addWidget(self.refresh_button)
         controls.addWidget(self.status_label, 1)
+        controls.addWidget(self.close_button)
         layout.addLayout(controls)
 
         self.summary_label = QLabel("", self)
@@ -196,7 +204,7 @@ class UsageView(QWidget):
         self._busy = False
         self.refresh_button.setEnabled(True)
         self.status_label.setText(error.message)
-        self.status_label.setToolTip(error.hint)
+        self.status_label.setToolTip(analyst_hint(error))
 
     @Slot(int)
     def _window_changed(self, _index: int) -> None:

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.banners import ClassificationBanner, banner_spec
-from app.ui.dialogs import PolicyDialog, SettingsDialog
+from app.ui.banners import ClassificationBanner, banner_spec, close_with_keys
+from app.ui.dialogs import PolicyDialog, SettingsDialog, start_folder
 from app.ui.export import FORMATS, export_allowed
 from app.ui.theme import LOCK_TOOLTIP
 
@@ -94,7 +94,7 @@ class WindowMenus:
         self.app = app
         self.history = history
         self.export_actions: list[QAction] = []
-        self._usage: UsageView | None = None
+        self.usage: UsageView | None = None  # the Usage window, once opened
         self._build()
 
     def about_text(self) -> str:
@@ -113,20 +113,35 @@ class WindowMenus:
             f"Policy: {mode} (sha256 {policy.sha256[:16]}…)</p>"
         )
 
+    def about_box(self) -> QMessageBox:
+        """The About box: version and where things are; Close, Esc or Ctrl+W close it."""
+        box = QMessageBox(QMessageBox.Icon.Information, "About Enclave", self.about_text(),
+                          QMessageBox.StandardButton.Close, self.window)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAccessibleName("About Enclave")
+        box.button(QMessageBox.StandardButton.Close).setAccessibleName("Close")
+        close_with_keys(box, box.reject)
+        return box
+
     def open_about(self) -> None:
         """Show the About box."""
-        QMessageBox.about(self.window, "About Enclave", self.about_text())
+        self.about_box().exec()
 
     def open_usage(self) -> None:
         """Show usage charts and drift signals (computed off the GUI thread)."""
         from app.core.observe import usage_report
         from app.ui.usage_view import UsageView
 
-        self._usage = UsageView(lambda: usage_report(self.app.paths), self.window)
-        self._usage.setWindowFlag(Qt.WindowType.Window)
-        self._usage.setWindowTitle("Enclave — Usage")
-        self._usage.resize(900, 640)
-        self._usage.show()
+        if self.usage is not None and self.usage.isVisible():
+            self.usage.activateWindow()  # one Usage window at a time
+            return
+        if self.usage is not None:
+            self.usage.deleteLater()  # closed: its lane has stopped, so it is not reused
+        self.usage = UsageView(lambda: usage_report(self.app.paths), self.window)
+        self.usage.setWindowFlag(Qt.WindowType.Window)
+        self.usage.setWindowTitle("Enclave — Usage")
+        self.usage.resize(900, 640)
+        self.usage.show()
 
     def _build(self) -> None:
         bar = QMenuBar(self.window)
@@ -220,7 +235,7 @@ class WindowMenus:
         if not export_allowed(self.app.policy):
             return
         if not path:
-            suggested = str(Path.home() / f"conversation-{conversation_id}.{fmt}")
+            suggested = str(Path(start_folder()) / f"conversation-{conversation_id}.{fmt}")
             path, _ = QFileDialog.getSaveFileName(
                 self.window, "Export conversation", suggested, FORMATS[fmt])
         if path:
@@ -238,7 +253,7 @@ class WindowMenus:
     def choose_model_file(self) -> None:
         """Pick a GGUF file and load it for this session."""
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Use a model file", str(Path.home()), "GGUF models (*.gguf)")
+            self.window, "Use a model file", start_folder(), "GGUF models (*.gguf)")
         if path:
             self.host.load_model(path)
 

@@ -1,9 +1,10 @@
 """What the window asks of the core, each request a job on a ``BackgroundLane``.
 
-``ChatJobs`` runs model listing, model loading and turns on the chat lane: llama.cpp serves one
-request at a time, so they queue. Tokens arrive on that lane's thread and go into a small
-locked buffer; the GUI drains it on a ~30 Hz timer, so painting cost does not scale with the
-token rate and the GUI thread never waits on inference.
+``ChatJobs`` runs model listing, model loading, turns and the checks of cited documents (whose
+index turns read) on the chat lane: llama.cpp serves one request at a time, so they queue.
+Tokens arrive on that lane's thread and go into a small locked buffer; the GUI drains it on a
+~30 Hz timer, so painting cost does not scale with the token rate and the GUI thread never
+waits on inference.
 
 ``HistoryJobs`` runs every database read and change the window needs on the history lane, so a
 slow query never freezes the window. Results and typed errors come back on the GUI thread
@@ -14,15 +15,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.chat import ChatService, TurnResult
 from app.core.context import apply_retention
-from app.core.conversation_view import branch_through
+from app.core.conversation_view import (
+    ConversationView,
+    Versions,
+    view_conversation,
+)
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
 from app.core.history_actions import delete_conversation, export_conversation
@@ -94,6 +99,20 @@ class ConfirmBridge(QObject):
         self._answered.set()
 
 
+@dataclass(frozen=True)
+class FinishedTurn:
+    """A finished turn, and what the history says about it now (read on the chat lane).
+
+    Attributes:
+        result: What the turn produced.
+        versions: The versions of each message on the answer's branch, by message id
+            (empty when nothing is saved).
+    """
+
+    result: TurnResult
+    versions: dict[int, Versions] = field(default_factory=dict)
+
+
 class ChatJobs:
     """Model listing, model loading and turns, one at a time on the chat lane.
 
@@ -140,7 +159,7 @@ class ChatJobs:
                       what="Loading the model")
 
     def send(self, text: str, conversation_id: int | None, parent_id: int | None, *,
-             on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+             on_done: Callable[[FinishedTurn], None], on_error: ErrorHandler,
              on_first_token: Callable[[object], None]) -> None:
         """Run one turn, streaming into the buffer."""
         route = self.route
@@ -151,7 +170,7 @@ class ChatJobs:
             collections=collections or None), on_done, on_error, on_first_token)
 
     def regenerate(self, conversation_id: int, user_message_id: int, *,
-                   on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+                   on_done: Callable[[FinishedTurn], None], on_error: ErrorHandler,
                    on_first_token: Callable[[object], None]) -> None:
         """Answer a stored user message again (the earlier answer stays in history)."""
         route = self.route
@@ -160,9 +179,9 @@ class ChatJobs:
             route=route, confirm=self.confirmations.confirm), on_done, on_error, on_first_token)
 
     def _turn(self, turn: Callable[[Callable[[str], None]], TurnResult],
-              on_done: Callable[[TurnResult], None], on_error: ErrorHandler,
+              on_done: Callable[[FinishedTurn], None], on_error: ErrorHandler,
               on_first_token: Callable[[object], None]) -> None:
-        def work(report: Callable[[object], None]) -> TurnResult:
+        def work(report: Callable[[object], None]) -> FinishedTurn:
             def on_token(piece: str) -> None:
                 # The first piece is reported at once, so it is painted without waiting for
                 # the next tick of the GUI's 30 Hz flush timer; later pieces wait for the tick.
@@ -170,12 +189,47 @@ class ChatJobs:
                     report(None)
 
             try:
-                return turn(on_token)
+                result = turn(on_token)
             finally:
                 self.cancel.clear()
+            return self._finished(result)
 
         self.lane.run(work, on_done=on_done, on_error=on_error, on_progress=on_first_token,
                       what="The answer")
+
+    def _finished(self, result: TurnResult) -> FinishedTurn:
+        """Read the versions on the answer's branch (an edit or a regenerate adds one)."""
+        history = self.chat.history
+        answer = result.assistant_message_id
+        if history is None or answer is None:
+            return FinishedTurn(result)
+        try:
+            view = view_conversation(history, result.conversation_id, answer)
+        except EnclaveError:
+            # The answer itself is saved; a conversation deleted meanwhile only loses arrows.
+            return FinishedTurn(result)
+        return FinishedTurn(result, {m.message.id: m.versions for m in view.messages})
+
+    def source_status(self, sources: Sequence[Any],
+                      on_done: Callable[[list[str]], None]) -> None:
+        """What each cited document is now (``current``, ``changed``, ``removed``, ``unknown``).
+
+        The document index shares this lane with the turns that read it; the embedding model
+        is not needed.
+        """
+        documents = self.chat.documents
+        if documents is None or not sources:
+            return
+        cited = list(sources)
+
+        def work() -> list[str]:
+            return [str(state) for state in documents.source_status(cited)]
+
+        self.lane.run(work, on_done=on_done, what="Checking the cited documents")
+
+
+def _ignore(_: object) -> None:
+    """A change with nothing to show when it is done (a failure still shows)."""
 
 
 @dataclass(frozen=True)
@@ -233,17 +287,41 @@ class HistoryJobs:
 
         self._run(work, done)
 
-    def load_conversation(self, conversation_id: int, focus_message_id: int | None,
-                          on_done: Callable[[int, list[Any], int | None], None]) -> None:
-        """The branch to show: the one through ``focus_message_id`` (a search hit), else newest."""
+    def load_view(self, conversation_id: int, through: int | None,
+                  on_done: Callable[[ConversationView | None], None]) -> None:
+        """The conversation as the window shows it, with its versions, sources and collections.
+
+        The branch is the one through ``through`` (a search hit, a version), else the newest.
+        """
         history = self.history
 
-        def work() -> list[Any]:
+        def work() -> ConversationView | None:
             if history is None:
-                return []
-            return branch_through(history, conversation_id, focus_message_id)
+                return None  # nothing saved: there is nothing to open
+            return view_conversation(history, conversation_id, through)
 
-        self._run(work, lambda branch: on_done(conversation_id, branch, focus_message_id))
+        self._run(work, on_done)
+
+    def load_scope(self, conversation_id: int, on_done: Callable[[list[str]], None]) -> None:
+        """The collections a conversation answers from (saved, or kept for this session)."""
+        conversations = self.ctx.chat.conversations
+        self._run(lambda: list(conversations.scope(conversation_id)), on_done)
+
+    def set_scope(self, conversation_id: int, names: list[str]) -> None:
+        """Make ``names`` the collections this conversation (only) answers from."""
+        conversations = self.ctx.chat.conversations
+        self._run(lambda: conversations.set_scope(conversation_id, list(names)), _ignore)
+
+    def add_to_scope(self, conversation_id: int, name: str) -> None:
+        """Add one collection to a conversation's scope (a collection made for it)."""
+        conversations = self.ctx.chat.conversations
+
+        def work() -> None:
+            names = list(conversations.scope(conversation_id))
+            if name not in names:
+                conversations.set_scope(conversation_id, [*names, name])
+
+        self._run(work, _ignore)
 
     def _change(self, change: Callable[[HistoryStore], object],
                 on_done: Callable[[list[Any]], None]) -> None:

@@ -77,7 +77,7 @@ def test_model_error_is_shown_in_the_window(
     qtbot.waitUntil(lambda: not w.loading, timeout=30_000)
     # The user sees what went wrong and how to recover ...
     assert "not installed" in w.banner.text()
-    assert "enclave models provision" in w.banner.text()
+    assert "Ask your IT team" in w.banner.text() and "make" not in w.banner.text()
     assert w.stack.currentWidget() is w.no_model_page
     # ... and cannot send into a window with no model.
     assert w.engine_info is None

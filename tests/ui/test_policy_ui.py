@@ -91,7 +91,7 @@ def test_no_model_shows_what_to_do(qtbot: QtBot, app_paths: AppPaths, open_windo
     w = open_window(app_paths)
     qtbot.waitUntil(lambda: w.stack.currentWidget() is w.no_model_page, timeout=20_000)
     text = w.no_model_page.details.text()
-    assert "enclave models provision" in text
+    assert "Ask your IT team" in text
     assert w.no_model_page.choose_button.isVisible()
     assert w.banner.isVisible() and "not installed" in w.banner.text()
     assert w.engine_info is None
