@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,28 @@ def test_invalid_utf8_typed_into_chat_does_not_end_it(
 
 
 @pytest.mark.keyring
+def _damage_a_message_page(paths: Any, db: Path, page_size: int) -> bytes:
+    """Flip a byte on the page nearest the middle whose damage a message read notices.
+
+    Which page holds messages depends on the schema's tables; the test needs one that does.
+    """
+    from app.core.store import DatabaseDamaged, open_history
+
+    original = db.read_bytes()
+    pages = len(original) // page_size
+    for page in sorted(range(2, pages), key=lambda p: abs(p - pages // 2)):
+        data = bytearray(original)
+        data[page * page_size + 700] ^= 0x10
+        db.write_bytes(bytes(data))
+        try:
+            with open_history(paths) as store:
+                for c in store.list_conversations(limit=100):
+                    store.messages(c.id)
+        except DatabaseDamaged:
+            return bytes(data)
+    raise AssertionError("no page of the test database holds messages")
+
+
 def test_a_flipped_byte_in_the_history_is_named_found_and_recovered(
     enclave: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,9 +122,7 @@ def test_a_flipped_byte_in_the_history_is_named_found_and_recovered(
             for j in range(8):
                 store.add_message(cid, "user", f"note {j}: " + "lorem ipsum " * 50)
     db = paths.database_file
-    data = bytearray(db.read_bytes())
-    data[(len(data) // PAGE_SIZE // 2) * PAGE_SIZE + 700] ^= 0x10
-    db.write_bytes(bytes(data))
+    data = _damage_a_message_page(paths, db, PAGE_SIZE)
 
     shown = [enclave("history", "show", str(i), timeout=60) for i in range(1, 31)]
     failed = [r for r in shown if r.returncode != 0]

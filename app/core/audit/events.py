@@ -30,6 +30,18 @@ ENGINE_CRASHED: Final = "engine.crashed"
 CONNECTOR_INSECURE_HTTP: Final = "connector.insecure_http"
 # `enclave models provision` may (ok) or may not (denied) download; detail.host: where to.
 MODEL_DOWNLOAD: Final = "model.download"
+# A model was evaluated (`enclave models evaluate`): detail names the signed report (id and
+# SHA-256), the suites with their versions and scores, and the llama.cpp build.
+MODEL_EVALUATED: Final = "model.evaluated"
+# The local API (`enclave serve`): started and stopped (detail.address), a token made or
+# revoked (detail.token: its name, never the token), failed sign-ins (recorded at the 1st,
+# 10th, 100th… failure in a row, detail.failures), and one record per embeddings request.
+API_STARTED: Final = "api.started"
+API_STOPPED: Final = "api.stopped"
+API_TOKEN_CREATED: Final = "api.token_created"
+API_TOKEN_REVOKED: Final = "api.token_revoked"
+API_AUTH_FAILED: Final = "api.auth_failed"
+API_EMBEDDINGS: Final = "api.embeddings"
 
 ALL_EVENTS: Final[frozenset[str]] = frozenset(
     {
@@ -52,6 +64,13 @@ ALL_EVENTS: Final[frozenset[str]] = frozenset(
         ENGINE_CRASHED,
         CONNECTOR_INSECURE_HTTP,
         MODEL_DOWNLOAD,
+        MODEL_EVALUATED,
+        API_STARTED,
+        API_STOPPED,
+        API_TOKEN_CREATED,
+        API_TOKEN_REVOKED,
+        API_AUTH_FAILED,
+        API_EMBEDDINGS,
     }
 )
 

@@ -29,8 +29,15 @@ RESTRICTED_VALUES: dict[str, Any] = {
     "connector.enabled": False,
     "history.export_allowed": False,
     "models.download_allowed": False,
+    # The local API is another way in: it stays off, and never listens beyond loopback.
+    "api.enabled": False,
+    "api.remote_bind_addresses": [],
 }
 _ALLOWLIST = "models.allowed_sha256"
+# Keys that restrict which models load: a broken value may hide a restriction, so it blocks
+# every model (held at its default, the approval gate would silently be off).
+_MODEL_GATES = frozenset({_ALLOWLIST, "models.require_approval", "models.minimum_scores",
+                          "models.suite_dirs"})
 
 
 class UnknownPolicyKey(PolicyError):
@@ -155,6 +162,15 @@ class EffectivePolicy:
         entry = self._entries[key]
         return f"{entry.level}:{key} ({entry.source})"
 
+    def rule(self, key: str) -> str:
+        """The rule a decision from ``key`` names: ``managed:models.x (/etc/…/10-site.json)``.
+
+        Raises:
+            UnknownPolicyKey: if the schema has no such key.
+        """
+        self.entry(key)
+        return self._rule(key)
+
     def check_model(self, sha256: str) -> PolicyDecision:
         """May the model file with this SHA-256 load?"""
         if self.models_blocked is not None:
@@ -229,13 +245,14 @@ class EffectivePolicy:
 
 
 def _may_hide_allowlist(issue: PolicyIssue) -> bool:
-    """Could the administrator have meant this broken entry as the model allowlist?
+    """Could the administrator have meant this broken entry to restrict which models load?
 
-    A bad allowlist value, a misspelt key under ``models`` or an unknown section (``modles``)
-    all hide what the administrator meant; failing closed means no model loads.
+    A bad allowlist or approval-gate value, a misspelt key under ``models`` or an unknown
+    section (``modles``) all hide what the administrator meant; failing closed means no model
+    loads.
     """
     if issue.key is not None:
-        return issue.key == _ALLOWLIST
+        return issue.key in _MODEL_GATES
     section = issue.path.removeprefix("$.").split(".", 1)[0].split("[", 1)[0]
     return section == "models" or section not in PolicyDocument.model_fields
 

@@ -8,124 +8,31 @@ exists everywhere at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
 
-from app.core.policy.endpoints import external_http_problem
+from app.core.policy.schema_outbound import (
+    ApiPolicy,
+    ConnectorPolicy,
+    RedactionPolicy,
+    RoutingPolicy,
+)
+from app.core.policy.schema_types import (
+    Color,
+    NonEmpty,
+    Score,
+    Sha256Hex,
+    SuiteName,
+    SyslogTarget,
+    _Strict,
+)
 
 SCHEMA_VERSION = 1
 """The policy schema version this build writes and reads natively."""
-
-Sha256Hex = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[0-9a-fA-F]{64}$")
-]
-Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-
-
-def _check_regex(pattern: str) -> str:
-    # Anything re.compile can throw (re.error, OverflowError, RecursionError) becomes a
-    # validation error: a bad pattern from a file must never escape as a crash.
-    try:
-        re.compile(pattern)
-    except Exception as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return pattern
-
-
-def _check_http_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    return url
-
-
-def _check_syslog_target(target: str) -> str:
-    try:
-        parts = urlsplit(target)
-        ok = parts.scheme in ("tcp", "udp", "tls") and bool(parts.hostname) and bool(parts.port)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError('must look like "tcp://host:514" (scheme tcp, udp or tls, with a port)')
-    return target
-
-
-RegexPattern = Annotated[str, AfterValidator(_check_regex)]
-HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
-SyslogTarget = Annotated[str, AfterValidator(_check_syslog_target)]
-
-
-class _Strict(BaseModel):
-    # strict: a JSON "true" string is not a boolean; extra="forbid": a misspelt key in a
-    # managed file is an error, never a silently ignored restriction.
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class ModelPrice(_Strict):
-    """What one model costs on a paid endpoint, for the usage report."""
-
-    input_per_mtok: float = Field(ge=0, description="Price per million input tokens.")
-    output_per_mtok: float = Field(ge=0, description="Price per million output tokens.")
-
-
-class Endpoint(_Strict):
-    """One remote model server the connector may send redacted requests to."""
-
-    name: NonEmpty = Field(description="Name shown to users and written to the audit log.")
-    kind: Literal["openai", "anthropic"] = Field(description="Protocol the server speaks.")
-    base_url: HttpUrl = Field(description="Base URL of the API, e.g. https://llm.corp/v1.")
-    classification: Literal["internal", "external"] = Field(
-        description="internal: an on-prem server; external: leaves the organization."
-    )
-    models: list[NonEmpty] = Field(
-        default_factory=list, description="Model names users may pick on this endpoint."
-    )
-    ca_bundle: str | None = Field(
-        default=None, description="Path to a PEM CA bundle that verifies the server, or null."
-    )
-    proxy: str | None = Field(default=None, description="HTTP(S) proxy URL, or null for none.")
-    api_key_file: str | None = Field(
-        default=None,
-        description="Root-owned file (mode 0600/0640) holding the API key, instead of the "
-        "keyring entry set with `enclave connector set-key`.",
-    )
-    prices: dict[str, ModelPrice] = Field(
-        default_factory=dict, description="Per-model prices, keyed by model name."
-    )
-    allow_insecure_http: bool = Field(
-        default=False,
-        description="Allow an external endpoint over plain http:// (refused otherwise). "
-        "Requests and the API key then cross the network unencrypted; policy validate warns "
-        "and every call is recorded in the audit log. Loopback URLs never need it.",
-    )
-
-    @model_validator(mode="after")
-    def _external_needs_https(self) -> Endpoint:
-        problem = external_http_problem(
-            self.name, self.base_url, self.classification, self.allow_insecure_http
-        )
-        if problem:
-            raise PydanticCustomError("insecure_http", problem)
-        return self
 
 
 class ClassificationBanner(_Strict):
@@ -158,83 +65,24 @@ class ModelsPolicy(_Strict):
         description="Allow `enclave models provision` to download from models.index_url; "
         "false = only `--from PATH`.",
     )
-
-
-class ConnectorPolicy(_Strict):
-    """Whether, for whom and where requests may leave the machine."""
-
-    enabled: bool = Field(default=False, description="Allow requests to remote endpoints at all.")
-    allowed_users: list[NonEmpty] = Field(
-        default_factory=list,
-        description='OS user names that may use the connector; "*" means every user.',
+    require_approval: bool = Field(
+        default=False,
+        description="A model loads only with a passing evaluation report made and signed on "
+        "this machine (`enclave models evaluate`), still current for this llama.cpp build and "
+        "these suites, or with an administrator's approval file in managed/approvals/ naming "
+        "its SHA-256 and the report's hash. Otherwise it is refused, fail closed.",
     )
-    allowed_groups: list[NonEmpty] = Field(
-        default_factory=list, description="OS groups whose members may use the connector."
-    )
-    endpoints: list[Endpoint] = Field(
-        default_factory=list, description="Remote model servers the connector may use."
-    )
-    require_redaction: bool = Field(
-        default=True, description="Redact personal data and secrets before a request leaves."
-    )
-    require_confirmation: bool = Field(
-        default=True, description="Ask the user to confirm each request that leaves the machine."
-    )
-    monthly_budget_per_user: float = Field(
-        default=0.0, ge=0,
-        description="Most each user may spend on paid endpoints per calendar month (in the "
-        "prices' currency); 0 = no limit. Checked before anything is sent.",
-    )
-
-
-class RedactionPolicy(_Strict):
-    """Organization-specific terms the redactor removes, on top of the built-in rules."""
-
-    custom_terms: list[NonEmpty] = Field(
-        default_factory=list, description="Words or phrases always redacted (case-insensitive)."
-    )
-    custom_patterns: list[RegexPattern] = Field(
-        default_factory=list, description="Python regular expressions whose matches are redacted."
-    )
-    blocking_types: list[NonEmpty] = Field(
-        default_factory=lambda: ["PRIVATE_KEY", "CLASSIFICATION"],
-        description="Entity types that keep a request on this machine even after redaction "
-        "(e.g. PRIVATE_KEY, CLASSIFICATION, EMAIL).",
-    )
-
-
-class RoutingPolicy(_Strict):
-    """Whether Enclave decides per turn between this machine and a remote endpoint."""
-
-    mode: Literal["manual", "auto"] = Field(
-        default="manual",
-        description='"manual": the user picks the route; "auto": each turn is checked before '
-        "anything leaves and only what carries no sensitive signal may use routing.auto_endpoint.",
-    )
-    auto_endpoint: str = Field(
-        default="", description="The connector endpoint auto routing may use; empty = none."
-    )
-    group_modes: dict[NonEmpty, Literal["manual", "auto"]] = Field(
+    minimum_scores: dict[SuiteName, Score] = Field(
         default_factory=dict,
-        description='Per-group overrides of routing.mode, e.g. {"analysts": "auto"}; a user '
-        'in any "manual" group gets manual routing.',
+        description="Minimum score (share of items passed, 0 to 1) per evaluation suite, by "
+        "suite name; a report must reach each to approve a model. The suites named are the ones "
+        "required; empty = the default suites, each at its own pass score.",
     )
-    local_types: list[NonEmpty] = Field(
-        default_factory=lambda: ["EMAIL", "PHONE", "IBAN", "CARD", "SSN", "SECRET",
-                                 "URL_CREDENTIALS", "IP", "MAC"],
-        description="Entity types that keep an auto-routed turn here (on top of "
-        "redaction.blocking_types, custom terms and custom patterns, which always do).",
-    )
-    sensitive_examples: NonEmpty = Field(
-        default="sensitive-topics.txt",
-        description="File in the managed policy folder: examples of sensitive topics, one per "
-        "line; a turn similar to any of them stays here.",
-    )
-    semantic_threshold: float = Field(
-        default=0.08, ge=-1, le=1,
-        description="How much closer (cosine similarity) a turn must be to a sensitive example "
-        "than to any everyday topic to stay here; lower is more cautious "
-        "(bench/routing.py measures the trade-off).",
+    suite_dirs: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Folders of the site's own evaluation suites (the format of models/suites), "
+        "run by `enclave models evaluate` beside the built-in ones. Keep them writable by "
+        "administrators only.",
     )
 
 
@@ -308,6 +156,7 @@ class PolicyDocument(_Strict):
     engine: EnginePolicy = Field(default_factory=EnginePolicy, description="Local engine.")
     documents: DocumentsPolicy = Field(default_factory=DocumentsPolicy, description="Documents.")
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="Auto routing.")
+    api: ApiPolicy = Field(default_factory=ApiPolicy, description="Local API.")
 
 
 @dataclass(frozen=True)

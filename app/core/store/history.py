@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 
 from app.core.inputs import clean_text, in_range, row_id
 from app.core.store import search as fts
+from app.core.store.api_tokens import ApiTokens
 from app.core.store.attachments import Attachments
 from app.core.store.database import Connection
 from app.core.store.errors import ConversationNotFound, MessageNotFound
 from app.core.store.keys import KeyMode
 from app.core.store.records import Conversation, Message, SearchHit
+from app.core.store.sensitivity import Sensitivity
 
 T = TypeVar("T")
 
@@ -64,7 +66,7 @@ def _not_found(conversation_id: int) -> ConversationNotFound:
     )
 
 
-class HistoryStore(Attachments):
+class HistoryStore(Attachments, ApiTokens, Sensitivity):
     """The encrypted conversation history. Obtain one with ``open_history``."""
 
     what = "history store"
@@ -363,7 +365,13 @@ class HistoryStore(Attachments):
         return int(self._query("PRAGMA user_version")[0][0])
 
     def export_conversation(self, conversation_id: int, fmt: str = "md") -> str:
-        """Render a conversation as Markdown (``"md"``) or JSON (``"json"``)."""
+        """Render a conversation as Markdown (``"md"``) or JSON (``"json"``).
+
+        Each answer's sources go under it; the conversation's collections head it.
+        """
         from app.core.store.export import render
 
-        return render(self.conversation(conversation_id), self.messages(conversation_id), fmt)
+        messages = self.messages(conversation_id)
+        return render(self.conversation(conversation_id), messages, fmt,
+                      sources=self.sources_for(m.id for m in messages),
+                      scope=self.scope(conversation_id))

@@ -10,9 +10,10 @@ split until the bad rows are isolated):
    damaged interior page (most of it still decrypts: one AES block is garbled) still leads to
    the intact pages below it. Rows found only this way are counted as unverified.
 
-What was read goes into a fresh database with the same key. The damaged file is kept beside
-it, byte for byte, so nothing is lost that a specialist could still get back. The decrypted
-copy exists only in this process's memory, never on disk.
+Each answer's sources and each conversation's collections come along with the messages and
+conversations they belong to. What was read goes into a fresh database with the same key.
+The damaged file is kept beside it, byte for byte, so nothing is lost that a specialist could
+still get back. The decrypted copy exists only in this process's memory, never on disk.
 
 Only the history is salvaged. Documents can be added again from their files; conversations
 cannot be typed again.
@@ -49,10 +50,23 @@ _MESSAGE_COLUMNS = (
     "created", "prompt_tokens", "completion_tokens", "ttft_ms", "tokens_per_s", "complete",
 )
 _REDACTION_COLUMNS = ("conversation_id", "placeholder", "original")
+_SOURCE_COLUMNS = (
+    "message_id", "n", "collection", "file", "page", "heading", "char_start", "char_end",
+    "sha256", "text", "flagged",
+)
+_SCOPE_COLUMNS = ("conversation_id", "collection")
+_SENSITIVE_COLUMNS = ("conversation_id", "marked", "reason")
+_TOKEN_COLUMNS = ("id", "name", "token_sha256", "scopes", "route", "created", "expires",
+                  "revoked", "last_used")
 _TABLES = (
     ("conversations", _CONVERSATION_COLUMNS),
     ("messages", _MESSAGE_COLUMNS),
     ("redactions", _REDACTION_COLUMNS),
+    ("message_sources", _SOURCE_COLUMNS),
+    ("conversation_collections", _SCOPE_COLUMNS),
+    # A lost mark would let a sensitive conversation's context leave with the next question.
+    ("sensitive_conversations", _SENSITIVE_COLUMNS),
+    ("api_tokens", _TOKEN_COLUMNS),
 )
 _MAX_UNCHECKED_COPY = 4 * 1024**3  # the second pass holds the whole file in memory
 
@@ -117,12 +131,13 @@ def recover_history(
                 extra = unchecked.rows(name, columns, skip=tables[name].keys())
                 tables[name].update(extra)
                 unverified += len(extra) if name == "messages" else 0
-    conversations, messages, redactions = (list(tables[name].values()) for name, _ in _TABLES)
+    rows = {name: list(found.values()) for name, found in tables.items()}
+    conversations, messages = rows["conversations"], rows["messages"]
     written = 0
     target = database.connect(staging, unlocked.key_hex, create=True)
     try:
         database.migrate(target, staging)
-        written = _write(target, conversations, messages, redactions, clock())
+        written = _write(target, rows, clock())
     finally:
         target.close()  # checkpoints the WAL into the file
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
@@ -217,7 +232,12 @@ class _Salvage:
     def rows(
         self, table: str, columns: tuple[str, ...], skip: Collection[int] = ()
     ) -> dict[int, tuple[Any, ...]]:
-        """``rowid -> row`` for every row that reads back, except the rowids in ``skip``."""
+        """``rowid -> row`` for every row that reads back, except the rowids in ``skip``.
+
+        A table the damaged file never had (written before it existed) has no rows.
+        """
+        if not self._has_table(table):
+            return {}
         sql = f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid >= ? AND rowid < ?"
         found: dict[int, tuple[Any, ...]] = {}
         end = self._last_rowid(table)
@@ -234,6 +254,15 @@ class _Salvage:
                 if empty_after_end >= _EMPTY_RANGES_AFTER_END:
                     break
         return found
+
+    def _has_table(self, table: str) -> bool:
+        try:
+            row = self._src.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+        except self._error:
+            return True  # the schema does not read back: look for the rows all the same
+        return row is not None
 
     def _last_rowid(self, table: str) -> int | None:
         """The table's largest rowid, from the table or from any of its indexes.
@@ -267,44 +296,51 @@ class _Salvage:
         return self._range(sql, low, middle) + self._range(sql, middle, high)
 
 
-def _write(
-    conn: Connection,
-    conversations: list[tuple[Any, ...]],
-    messages: list[tuple[Any, ...]],
-    redactions: list[tuple[Any, ...]],
-    now: float,
-) -> int:
+# Long on purpose: one transaction, each table after the rows it refers to.
+def _write(conn: Connection, rows: dict[str, list[tuple[Any, ...]]], now: float) -> int:
     """Insert the salvaged rows in one transaction; returns the messages written.
 
     A row read past a damaged page can break a constraint (a garbled role): that row alone
-    is left out — a failed INSERT undoes only itself, not the transaction.
+    is left out — a failed INSERT undoes only itself, not the transaction. Sources and
+    collections come only with a message or conversation that was kept.
     """
-    conversation_sql = (f"INSERT INTO conversations ({', '.join(_CONVERSATION_COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(_CONVERSATION_COLUMNS))})")
-    message_sql = (f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(_MESSAGE_COLUMNS))})")
+    conversation_sql = _insert_sql("conversations", _CONVERSATION_COLUMNS)
+    message_sql = _insert_sql("messages", _MESSAGE_COLUMNS)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        known = {row[0] for row in conversations if _insert(conn, conversation_sql, row)}
+        known = {row[0] for row in rows["conversations"] if _insert(conn, conversation_sql, row)}
         # Messages whose conversation row was on a damaged page keep a conversation to live in.
-        for cid in sorted({row[1] for row in messages} - known):
+        for cid in sorted({row[1] for row in rows["messages"]} - known):
             if _insert(conn, conversation_sql,
                        (cid, f"Recovered conversation {cid}", now, now, 0, "local")):
                 known.add(cid)
         kept: set[int] = set()
-        for row in sorted(messages, key=lambda r: r[0]):
+        for row in sorted(rows["messages"], key=lambda r: r[0]):
             parent = row[2] if row[2] in kept else None  # a lost parent leaves a root
             if row[1] in known and _insert(conn, message_sql, (*row[:2], parent, *row[3:])):
                 kept.add(row[0])
-        for row in redactions:
-            if row[0] in known:
-                _insert(conn, "INSERT OR IGNORE INTO redactions (conversation_id, placeholder, "
-                        "original) VALUES (?, ?, ?)", row)
+        owned: tuple[tuple[str, tuple[str, ...], set[int] | None], ...] = (
+            ("redactions", _REDACTION_COLUMNS, known),
+            ("message_sources", _SOURCE_COLUMNS, kept),
+            ("conversation_collections", _SCOPE_COLUMNS, known),
+            ("sensitive_conversations", _SENSITIVE_COLUMNS, known),
+            ("api_tokens", _TOKEN_COLUMNS, None),
+        )
+        for table, columns, owners in owned:
+            sql = _insert_sql(table, columns, "OR IGNORE")
+            for row in rows[table]:
+                if owners is None or row[0] in owners:
+                    _insert(conn, sql, row)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return len(kept)
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], conflict: str = "") -> str:
+    return (f"INSERT {conflict} INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
 
 
 def _insert(conn: Connection, sql: str, row: tuple[Any, ...]) -> bool:

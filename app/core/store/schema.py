@@ -98,6 +98,34 @@ CREATE TABLE conversation_collections (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+-- Tokens of the local OpenAI-compatible API. Only the SHA-256 of each token is kept: the
+-- token itself is shown once, when it is created. A revoked token keeps its row (``list``
+-- shows it) until a new token takes its name.
+CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL UNIQUE,
+    token_sha256 TEXT    NOT NULL UNIQUE,
+    scopes       TEXT    NOT NULL,
+    route        TEXT    NOT NULL DEFAULT 'local',
+    created      REAL    NOT NULL,
+    expires      REAL,
+    revoked      REAL,
+    last_used    REAL
+);
+"""
+
+_V5 = """
+-- Conversations whose content must not leave this machine any more (auto routing's
+-- stickiness): marked by the analyst, or by a turn that carried something sensitive. Once
+-- marked, no later turn sends the conversation's earlier context out.
+CREATE TABLE sensitive_conversations (
+    conversation_id INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    marked          REAL    NOT NULL,
+    reason          TEXT    NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 SCHEMA_VERSION = len(MIGRATIONS)

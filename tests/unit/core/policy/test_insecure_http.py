@@ -109,7 +109,7 @@ def test_an_internal_endpoint_over_plain_http_is_accepted_with_a_warning(
 
 
 def test_the_override_key_is_declared_in_the_schema_with_a_description() -> None:
-    from app.core.policy.schema import Endpoint
+    from app.core.policy.schema_outbound import Endpoint
 
     info = Endpoint.model_fields["allow_insecure_http"]
     assert info.default is False
