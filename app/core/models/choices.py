@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.core.approval.gate import REQUIRE_KEY, check_approval
 from app.core.errors import EnclaveError
 from app.core.models.inventory import InstalledModel, ModelInventory
 from app.core.models.status import ModelStatus, PolicyView, evaluate
@@ -109,6 +110,11 @@ def model_choices(registry: ModelInventory, policy: PolicyView | None) -> list[M
             if not decision.allowed:
                 continue
             rule = str(decision.rule)
+            if policy.get(REQUIRE_KEY):  # the approval gate: no passing report, no choice
+                approval = check_approval(registry.paths, policy, digest, model_id=model.id)
+                if not approval.allowed:
+                    continue
+                rule = str(approval.rule)
         choices.append(_describe(model, digest, rule))
     return choices
 

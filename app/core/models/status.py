@@ -2,10 +2,11 @@
 
 Checks run most fundamental first, and the first failure is the status: the file's bytes
 against the catalog or its import record (digest mismatch), the file itself (damaged), the
-policy's allowlist (blocked), a first load in a child process (damaged: crash, refused,
-hostile template), then this machine's memory (too large). A file that passes everything is
-``ready`` when the catalog pins its bytes and ``unverified`` otherwise (usable, but nothing
-approved it).
+policy's allowlist (blocked), the approval gate when policy requires approval (blocked: no
+passing evaluation report, or one that is due again), a first load in a child process
+(damaged: crash, refused, hostile template), then this machine's memory (too large). A file
+that passes everything is ``ready`` when the catalog pins its bytes and ``unverified``
+otherwise (usable, but nothing approved it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from app.core.approval.gate import REQUIRE_KEY, check_approval
 from app.core.models.errors import ModelFileInvalid, ModelNotFound
 from app.core.models.inventory import InstalledModel, ModelInventory
 from app.core.models.provenance import (
@@ -88,6 +90,11 @@ def evaluate(
             return ModelStatus("blocked", decision.reason, rule=decision.rule,
                                hint=f"Rule: {decision.rule}. Ask your administrator.",
                                provenance=prov.kind)
+        if policy.get(REQUIRE_KEY):
+            approval = check_approval(registry.paths, policy, digest, model_id=model.id)
+            if not approval.allowed:
+                return ModelStatus("blocked", approval.reason, rule=approval.rule,
+                                   hint=approval.hint, provenance=prov.kind)
     if registry.needs_probe(model, digest):
         probe = registry.probes.probe(digest, model.path)
         if not probe.ok:

@@ -90,3 +90,15 @@ def test_an_unverified_copy_is_offered_as_not_verified(
 
 def test_no_models_no_choices(app_paths: AppPaths) -> None:
     assert model_choices(ModelRegistry(app_paths), load_policy(app_paths.policy_root)) == []
+
+
+def test_the_picker_leaves_out_a_model_the_approval_gate_refuses(
+    model_paths: AppPaths, tmp_path: Path
+) -> None:
+    paths = managed(model_paths, tmp_path / "pol",
+                    '{"schema_version": 1, "models": {"require_approval": true}}')
+    registry, policy = ModelRegistry(paths), load_policy(paths.policy_root)
+    assert not policy.restricted, policy.restricted_reasons
+    assert model_choices(registry, policy) == []  # no evaluation report, no approval file
+    [blocked] = [c for c in model_overview(registry, policy) if c.verified]
+    assert blocked.state == "blocked" and "require_approval" in blocked.rule
