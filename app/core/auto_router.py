@@ -49,6 +49,7 @@ class AutoRouter:
         self._lock = threading.Lock()
         self._check: SensitivityCheck | None = None
         self._unavailable: Signal | None = None
+        self.sticky: set[int] = set()  # conversations marked sensitive (also when not saved)
 
     def active(self, groups: Sequence[str]) -> bool:
         """Whether this user's turns are routed automatically (never in restricted mode)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from app.core.audit import AuditLog, AuditUnavailable, events
+from app.core.auto_router import AutoRouter
 from app.core.chat import ChatService
 from app.core.engines.base import EngineOptions, GenerationParams
 from app.core.engines.supervisor import prestart
@@ -236,11 +237,13 @@ def open_app(
     # a session whose conversations are not saved.
     from app.core.docs.index import open_index
 
+    documents = Documents(paths, policy, lambda: open_index(paths, passphrase=passphrase))
     chat = ChatService(
         registry, history=history, audit=audit, policy=policy,
         options=engine_options(settings), params=generation_params(settings),
         user=user, groups=groups, ledger=UsageLedger(paths.data_dir / "usage.json"),
-        documents=Documents(paths, policy, lambda: open_index(paths, passphrase=passphrase)),
+        documents=documents,
+        auto=AutoRouter(policy, paths.policy_root, lambda: documents.embedder().embed),
     )
     guard_network(policy, user, groups, audit)
     try:

@@ -1,4 +1,4 @@
-"""Auto routing's check: deterministic signals as classes, the semantic margin, the examples file."""
+"""Auto routing's check: deterministic signals as classes, the semantic margin, examples."""
 
 from __future__ import annotations
 
