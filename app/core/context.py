@@ -223,9 +223,16 @@ def open_app(
     audit, audit_warnings = open_audit(paths, policy)
     warnings += audit_warnings
     history = None
+    typed: list[str] = []  # a passphrase typed at the prompt also opens the documents index
+
+    def asking(first_run: bool) -> str:
+        assert ask_passphrase is not None
+        typed.append(ask_passphrase(first_run))
+        return typed[-1]
+
     if save:
         try:
-            history = open_store(paths, passphrase, ask_passphrase)
+            history = open_store(paths, passphrase, asking if ask_passphrase else None)
             apply_retention(history, settings, audit)
         except BaseException:
             if audit is not None:
@@ -237,7 +244,8 @@ def open_app(
     # a session whose conversations are not saved.
     from app.core.docs.index import open_index
 
-    documents = Documents(paths, policy, lambda: open_index(paths, passphrase=passphrase))
+    documents = Documents(paths, policy, lambda: open_index(
+        paths, passphrase=passphrase if passphrase is not None else (typed[-1] if typed else None)))
     chat = ChatService(
         registry, history=history, audit=audit, policy=policy,
         options=engine_options(settings), params=generation_params(settings),
