@@ -21,6 +21,8 @@ ASK_IT_FOR_MODEL = ("Ask your IT team to install an approved model, or choose a 
                     "you already have (“Use a model file…”).")
 ASK_IT_FOR_DOCUMENTS = "Ask your IT team to install the model Enclave uses to read documents."
 ASK_IT = "Ask your IT team for help; the details are in Enclave's log."
+RE_ADD_COLLECTION = ("Add the files again in the Documents window, or remove the collection "
+                     "from this conversation with the × on its chip under the message box.")
 _DEVELOPER = re.compile(r"`make|\bmake (run|test|package)\b|\.venv|\bpip install")
 
 
@@ -32,6 +34,8 @@ def analyst_hint(error: EnclaveError) -> str:
     docs_errors = sys.modules.get("app.core.docs.errors")
     if docs_errors is not None and isinstance(error, docs_errors.EmbeddingModelMissing):
         return ASK_IT_FOR_DOCUMENTS
+    if docs_errors is not None and isinstance(error, docs_errors.CollectionNotFound):
+        return RE_ADD_COLLECTION  # the core's hint names terminal commands
     return for_analyst(error.hint or "")
 
 
