@@ -163,11 +163,14 @@ class ChatJobs:
              on_first_token: Callable[[object], None]) -> None:
         """Run one turn, streaming into the buffer."""
         route = self.route
-        collections = list(self.collections)  # snapshot: the GUI may change it mid-turn
+        # A snapshot (the GUI may change it mid-turn), always a list: the chips on screen are
+        # the conversation's scope (drawn from the view when it opened), so an emptied scope
+        # is sent as empty rather than left to a saved one a slower lane has not cleared yet.
+        collections = list(self.collections)
         self._turn(lambda on_token: self.chat.send(
             text, conversation_id=conversation_id, parent_id=parent_id, on_token=on_token,
             cancel=self.cancel, route=route, confirm=self.confirmations.confirm,
-            collections=collections or None), on_done, on_error, on_first_token)
+            collections=collections), on_done, on_error, on_first_token)
 
     def regenerate(self, conversation_id: int, user_message_id: int, *,
                    on_done: Callable[[FinishedTurn], None], on_error: ErrorHandler,
