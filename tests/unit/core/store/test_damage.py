@@ -48,7 +48,12 @@ def _flip(path: Path, page: int, offset: int = 1500) -> None:
 
 def _read_everything(store: HistoryStore) -> None:
     for c in store.list_conversations(limit=1000):
-        store.messages(c.id)
+        messages = store.messages(c.id)
+        store.sources_for(m.id for m in messages)
+        store.scope(c.id)
+        store.sensitive_reason(c.id)
+        store.redactions(c.id)
+    store.api_tokens()
     store.search("lorem")
 
 
