@@ -64,3 +64,22 @@ def _marked(router: AutoRouter, history: Any, conversation_id: int | None) -> bo
     if conversation_id in router.sticky:
         return True
     return history is not None and history.sensitive_reason(conversation_id) is not None
+
+
+def preview_route(chat: Any, text: str, *, conversation_id: int | None = None,
+                  route: str | None = None) -> RouteDecision | None:
+    """Where a message would go if sent now, and why — for the route indicator, before sending.
+
+    Judges the conversation's branch plus ``text`` (no documents are retrieved for a preview:
+    a local-only collection is known once the turn runs). ``None`` when this user's turns are
+    not auto-routed. Nothing is stored, sent or audited.
+    """
+    router: AutoRouter | None = chat.auto
+    if router is None or route == LOCAL or not router.active(chat.groups):
+        return None
+    messages = [*(chat.transcript(conversation_id) if conversation_id is not None else []),
+                ChatMessage("user", text)]
+    decision, _ = router.decide(
+        messages, requested=route, user=chat.user, groups=chat.groups,
+        conversation_sensitive=_marked(router, chat.history, conversation_id))
+    return decision

@@ -133,3 +133,23 @@ def test_auto_with_no_remote_model_allowed_is_simply_local(
         assert relay.received == b""
     finally:
         app.close()
+
+
+def test_the_route_is_previewed_before_sending_and_nothing_leaves(
+    tmp_path: Path, model_paths: AppPaths, relay: LoggingRelay
+) -> None:
+    from app.core.turn_routing import preview_route
+
+    app = open_auto(tmp_path, model_paths, relay)
+    try:
+        general = preview_route(app.chat, "What is the capital of Peru?")
+        assert general is not None and general.route == "onprem"
+        assert general.reason.startswith("Remote (onprem) — general question")
+        marked = preview_route(app.chat, "TOP SECRET: shorten this.")
+        assert marked is not None and marked.route == "local"
+        assert marked.reason == "Local — contains a classification marking."
+        assert preview_route(app.chat, "anything", route="local") is None
+        assert relay.received == b""
+        assert app.history is not None and app.history.list_conversations() == []
+    finally:
+        app.close()
