@@ -37,6 +37,7 @@ from app.ui.documents_panel import DocumentsPanel
 from app.ui.model_bar import ModelBar
 from app.ui.notices import NoticeArea
 from app.ui.pages import NoModelPage
+from app.ui.route_preview import RoutePreview
 from app.ui.sidebar import Sidebar
 from app.ui.status_bar import StatusBar
 from app.ui.theme import apply_theme
@@ -77,6 +78,8 @@ class MainWindow(QMainWindow):
         self.conversations.conversation_shown.connect(self.conversation_shown)
         self.menus = WindowMenus(self, self, app, self.conversations.jobs)
         self.docs_bar.bind_action(self.menus.documents_action)
+        self.route_preview = RoutePreview(app, self.composer, self.model_bar,
+                                          lambda: self.conversation_id)
         self._connect()
         QShortcut(QKeySequence("Escape"), self, self.turns.escape)
         self._name_helper_buttons()
@@ -342,10 +345,13 @@ class MainWindow(QMainWindow):
         self.turns.jobs.cancel.set()
         self.status_bar.stop()
         self.documents.shutdown()  # cancels an ingestion, stops its thread
+        self.route_preview.shutdown()
+        self.menus.shutdown()  # stops the local API before the app context closes
         self.turns.shutdown()
         self.conversations.shutdown()
         super().closeEvent(event)
 
     def lanes(self) -> list[BackgroundLane]:
         """Every background lane of this window (tests check they are idle after close)."""
-        return [self.turns.lane, self.conversations.lane]
+        return [self.turns.lane, self.conversations.lane, self.route_preview.lane,
+                *self.menus.lanes()]

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.api_switch import ApiSwitch
 from app.ui.banners import ClassificationBanner, banner_spec, close_with_keys
 from app.ui.dialogs import PolicyDialog, SettingsDialog, start_folder
 from app.ui.export import FORMATS, export_allowed
@@ -31,6 +32,9 @@ from app.ui.theme import LOCK_TOOLTIP
 if TYPE_CHECKING:
     from app.core.context import AppContext
     from app.core.engines.base import EngineInfo
+    from app.core.errors import EnclaveError
+    from app.ui.background import BackgroundLane
+    from app.ui.evaluate_view import EvaluateView
     from app.ui.usage_view import UsageView
     from app.ui.workers import Exported, HistoryJobs
 
@@ -76,6 +80,9 @@ class MenuHost(Protocol):
     def show_notice(self, text: str) -> None:
         """Show a short, non-alarming message."""
 
+    def show_failure(self, error: EnclaveError) -> None:
+        """Show a failed job's error."""
+
 
 class WindowMenus:
     """The window's menus and the actions behind them.
@@ -95,6 +102,7 @@ class WindowMenus:
         self.history = history
         self.export_actions: list[QAction] = []
         self.usage: UsageView | None = None  # the Usage window, once opened
+        self.evaluation: EvaluateView | None = None  # the Evaluate window, once opened
         self._build()
 
     def about_text(self) -> str:
@@ -143,6 +151,33 @@ class WindowMenus:
         self.usage.resize(900, 640)
         self.usage.show()
 
+    def open_evaluate(self) -> None:
+        """Evaluate the loaded model (else the default) in a window of its own."""
+        from app.ui.evaluate_view import EvaluateView
+
+        if self.evaluation is not None and self.evaluation.isVisible():
+            self.evaluation.activateWindow()
+            return
+        if self.evaluation is not None:
+            self.evaluation.deleteLater()  # closed: its lane has stopped
+        info = self.host.engine_info
+        self.evaluation = EvaluateView(self.app, info.model_id if info else None, self.window)
+        self.evaluation.setWindowFlag(Qt.WindowType.Window)
+        self.evaluation.setWindowTitle("Enclave — Evaluate model")
+        self.evaluation.resize(800, 640)
+        self.evaluation.show()
+
+    def shutdown(self) -> None:
+        """Window closing: cancel an evaluation, stop the local API before the context closes."""
+        if self.evaluation is not None:
+            self.evaluation.shutdown()
+        self.api.shutdown()
+
+    def lanes(self) -> list[BackgroundLane]:
+        """The lanes the menus' windows and switches own."""
+        extra = [self.evaluation.lane] if self.evaluation is not None else []
+        return [self.api.lane, *extra]
+
     def _build(self) -> None:
         bar = QMenuBar(self.window)
         top = QWidget(self.window)
@@ -167,6 +202,9 @@ class WindowMenus:
         self._action(tools, "View policy…", self.open_policy)
         self._action(tools, "Usage…", self.open_usage)
         self.documents_action = self._action(tools, "Documents…", h.open_documents)
+        self._action(tools, "Evaluate model…", self.open_evaluate)
+        tools.addSeparator()
+        self.api = ApiSwitch(self.app, self.window, tools, h.show_notice, h.show_failure)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "About Enclave…", self.open_about)
 
