@@ -24,7 +24,7 @@ class ModelBar(QWidget):
     """
 
     model_requested = Signal(str)  # the id of a model other than the one loaded
-    route_chosen = Signal(object)  # an endpoint's name, or None for this machine
+    route_chosen = Signal(object)  # the picked route's name ("local" or an endpoint's)
 
     def __init__(self, policy: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,13 +84,18 @@ class ModelBar(QWidget):
         if local_only:
             self.show_route("local", "local")
         else:
-            self._route_picked(self.route_picker.currentIndex())
+            self._draw_pick(self.route_picker.currentIndex())
 
-    def _route_picked(self, index: int) -> None:
+    def _draw_pick(self, index: int) -> str:
         name = str(self.route_picker.itemData(index))
         info = self._routes.get(name)
         self.show_route(name, info.classification if info else "local")
-        self.route_chosen.emit(None if name == "local" else name)
+        return name
+
+    def _route_picked(self, index: int) -> None:
+        # Sent as picked: "local" chosen by the user forces this machine even where policy
+        # routes turns automatically (until then the route is None: policy decides).
+        self.route_chosen.emit(self._draw_pick(index))
 
     # --- models ---------------------------------------------------------------------------
 

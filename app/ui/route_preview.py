@@ -52,13 +52,18 @@ class RoutePreview(QObject):
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self.ask)
         self._asked = 0  # numbers each request, so that a stale answer is dropped
+        self._picked: str | None = None  # until the user picks a route, policy decides
         # Nothing to preview unless this user's turns may be auto-routed at all.
         if app.chat.auto is not None:
             composer.textChanged.connect(self.timer.start)
+            model_bar.route_chosen.connect(self._route_chosen)
 
     def _picked_route(self) -> str | None:
-        name = self.model_bar.route_picker.currentData()
-        return None if name in (None, "local") else str(name)
+        return self._picked
+
+    def _route_chosen(self, route: str | None) -> None:
+        self._picked = route  # the user's own pick ("local" forces this machine)
+        self.timer.start()
 
     def ask(self) -> None:
         """Ask the core where the current draft would go."""

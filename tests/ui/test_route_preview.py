@@ -53,6 +53,15 @@ def test_the_draft_route_is_previewed_and_nothing_is_sent(
     qtbot.waitUntil(lambda: not label.isVisible(), timeout=5_000)
     assert finished == []
     assert w.conversation_id is None
+    # Picking "local" forces this machine: the preview has nothing to say, turns stay here.
+    picker = w.route_picker
+    local = next(i for i in range(picker.count()) if picker.itemData(i) == "local")
+    picker.setCurrentIndex(local)
+    picker.activated.emit(local)
+    assert w.turns.jobs.route == "local"
+    type_draft(w, "What is the capital of Peru?")
+    qtbot.wait(600)
+    qtbot.waitUntil(lambda: not label.isVisible(), timeout=5_000)
 
 
 def test_without_auto_routing_nothing_is_previewed(
