@@ -12,6 +12,8 @@ Run: ``.venv/bin/python bench/history.py [--messages N] [--conversations N]``
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import secrets
 import sqlite3
@@ -28,6 +30,22 @@ from app.core.store.keys import KeyMode
 from app.core.store.schema import MIGRATIONS
 
 WORDS_PER_MESSAGE = (8, 80)
+KINDS = ("rare word", "common word", "3-word phrase", "two words", "3-letter prefix")
+
+
+def cpu() -> str:
+    """The CPU model and its vector flags (as bench/routing.py prints them)."""
+    model, flags = platform.processor() or "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags]
+    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'no avx2/avx512'}"
 
 
 def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
@@ -161,6 +179,9 @@ def run_backend(
             t = time.perf_counter()
             store.search(q)
             fts.append((time.perf_counter() - t) * 1000)
+        # One letter as typed into the search box: the query that once merged every word
+        # starting with it.
+        letters = timed(lambda: [store.search(c) for c in "aest"], 3)
         lst = timed(lambda: store.list_conversations(limit=50), 200)
         msgs = timed(lambda: store.messages(conversations // 2), 100)
     finally:
@@ -171,6 +192,8 @@ def run_backend(
         "acked add_message/s": acked,
         "FTS p50 ms": pct(fts, 50),
         "FTS p95 ms": pct(fts, 95),
+        **{f"  {kind} p95 ms": pct(fts[i::5], 95) for i, kind in enumerate(KINDS)},
+        "  one letter (each) ms": max(letters) / 4,
         "list p50 ms": pct(lst, 50),
         "list p95 ms": pct(lst, 95),
         "messages(conv) p95 ms": pct(msgs, 95),
@@ -184,11 +207,14 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=1_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backends", default="sqlcipher,sqlite",
+                        help="comma-separated; sqlcipher alone halves a 1M run")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     vocab = vocabulary(rng)
     texts = make_texts(rng, vocab, args.messages)
     queries = make_queries(rng, vocab, texts, args.queries)
+    print(f"{cpu()}; load average at start {os.getloadavg()[0]:.1f}")
     print(
         f"{args.messages:,} messages, {args.conversations:,} conversations, "
         f"{len(queries)} queries; SQLCipher {database.cipher_version()}, "
@@ -197,11 +223,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp:
         results = {
             name: run_backend(name, Path(tmp), texts, queries, args.conversations)
-            for name in ("sqlcipher", "sqlite")
+            for name in args.backends.split(",")
         }
     print(f"{'':24}{'SQLCipher':>12}{'SQLite':>12}{'ratio':>8}")
     for metric in results["sqlcipher"]:
-        a, b = results["sqlcipher"][metric], results["sqlite"][metric]
+        a = results["sqlcipher"][metric]
+        if "sqlite" not in results:
+            print(f"{metric:24}{a:12.2f}")
+            continue
+        b = results["sqlite"][metric]
         # Ratio as "how many times worse SQLCipher is": inverted for rates.
         ratio = (b / a) if metric.endswith("/s") else (a / b)
         print(f"{metric:24}{a:12.2f}{b:12.2f}{ratio:8.2f}")

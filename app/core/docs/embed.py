@@ -3,6 +3,13 @@
 Ingestion runs beside generation and the GUI on the same few cores, so the session is
 deliberately small: one or two intra-op threads, one inter-op thread, and no spin-waiting
 (a spinning thread burns a core while idle between batches).
+
+Texts are tokenized once, sorted by token count and batched in that order, so a batch pads
+to about its own length instead of a long neighbour's. A call with several batches and
+``threads`` above one runs them side by side on that many single-threaded sessions (the run
+releases the GIL): whole batches in parallel scale better on two cores than one batch's
+operators split between threads, which wait on each other at every step. A question (one
+text) still runs on the main session with every thread.
 """
 
 from __future__ import annotations
@@ -113,15 +120,14 @@ class Embedder:
         from tokenizers import Tokenizer
 
         self.batch_size = batch_size
+        self.threads = max(1, threads)
+        self._model = str(files.model)
+        self._workers: list[Any] = []
+        self._pool: Any = None
         self.calls = 0  # texts embedded so far: lets callers (and tests) see work done
         self._lock = threading.Lock()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        self._serial = threading.Lock()
+        options = _options(self.threads)
         available = ort.get_available_providers()
         asked = list(providers or choose_providers(available))
         # Only providers this onnxruntime has, and always the CPU as the last resort.
@@ -140,8 +146,8 @@ class Embedder:
                 "Install it again with: enclave models provision",
             ) from exc
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        # Pad each batch to its own longest text, not to a fixed length.
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - not a password
+        # No padding here (the file asks for 128): each batch pads to its own longest text.
+        tokenizer.no_padding()
         self._tokenizer = tokenizer
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.providers: list[str] = list(self._session.get_providers())
@@ -155,34 +161,90 @@ class Embedder:
         """The execution provider that actually runs the model."""
         return self.providers[0]
 
+    @property
+    def parallel(self) -> int:
+        """How many batches one ``embed`` call runs side by side."""
+        return self.threads if self.provider == CPU_PROVIDER else 1
+
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed ``texts`` in batches.
+        """Embed ``texts`` in batches of similar token counts.
 
         Returns:
-            A ``(len(texts), 384)`` float32 array of unit vectors.
+            A ``(len(texts), 384)`` float32 array of unit vectors, in the order given.
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
-            out[start : start + len(batch)] = self._embed_batch(batch)
+        if not texts:
+            return out
+        with self._serial:
+            self._embed_into(out, texts)
+            self.calls += len(texts)
         return out
+
+    def _embed_into(self, out: Vectors, texts: Sequence[str]) -> None:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if len(batches) > 1 and self.parallel > 1:
+            pool, sessions = self._parallel_sessions()
+            futures = [pool.submit(self._run, sessions[n % len(sessions)],
+                                   [encodings[i] for i in batch])
+                       for n, batch in enumerate(batches)]
+            results = [f.result() for f in futures]
+        else:
+            results = [self._run(self._session, [encodings[i] for i in batch])
+                       for batch in batches]
+        for batch, vectors in zip(batches, results, strict=True):
+            out[batch] = vectors
 
     def embed_one(self, text: str) -> Vectors:
         """Embed one text (a query); returns a ``(384,)`` unit vector."""
         vector: Vectors = self.embed([text])[0]
         return vector
 
-    def _embed_batch(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+    def _run(self, session: Any, encodings: list[Any]) -> Vectors:
+        # Padded to this batch's longest text (the tokenizer's own padding would pad every
+        # text to the longest of the whole call).
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        with self._lock:
-            hidden = self._session.run(None, feeds)[0]
-            self.calls += len(texts)
+        hidden = session.run(None, feeds)[0]
         return mean_pool(np.asarray(hidden, dtype=np.float32), mask)
+
+    def _parallel_sessions(self) -> tuple[Any, list[Any]]:
+        """Single-threaded sessions (one per thread) and a pool to run them; made once."""
+        with self._lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                import onnxruntime as ort
+
+                self._workers = [
+                    ort.InferenceSession(self._model, sess_options=_options(1),
+                                         providers=[CPU_PROVIDER])
+                    for _ in range(self.threads)
+                ]
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
+            return self._pool, self._workers
+
+
+def _options(threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
 
 
 def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:

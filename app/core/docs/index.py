@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
+from app.core.docs.ann import AnnIndexes
 from app.core.docs.errors import CollectionNotFound, DocumentsSchemaNewer
 from app.core.docs.schema import META_DDL, MIGRATIONS, SCHEMA_VERSION, VERSION_KEY
 from app.core.paths import AppPaths
@@ -83,6 +86,16 @@ class DocumentIndex(EncryptedTables):
 
     what = "documents index"
 
+    def __init__(self, path: Path, write_conn: Connection, read_conn: Connection) -> None:
+        super().__init__(path, write_conn, read_conn)
+        # The large collections' HNSW graphs, following every write below.
+        self.ann = AnnIndexes(self._query, self._write)
+
+    def close(self) -> None:
+        """Close both connections (graphs being loaded stop); queued writes finish first."""
+        self.ann.closed = True
+        super().close()
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -95,6 +108,10 @@ class DocumentIndex(EncryptedTables):
         """Run ``func(conn)`` in one transaction on the writer thread; return once committed."""
         try:
             return self._write(func)
+        except BaseException:
+            # The graphs already followed the failed transaction's changes: reload them.
+            self.ann.forget()
+            raise
         finally:
             self.generation += 1
 
@@ -168,6 +185,7 @@ class DocumentIndex(EncryptedTables):
             for file_id in ids:
                 _delete_file(conn, file_id)
             conn.execute("DELETE FROM doc_collections WHERE id = ?", (collection.id,))
+            self.ann.forget(collection.id)
             return len(ids)
 
         return self.write(op)
@@ -225,7 +243,7 @@ class DocumentIndex(EncryptedTables):
                 (collection_id, path),
             ).fetchone()
             if row is not None:
-                _delete_file(conn, int(row[0]))
+                self.ann.removed(collection_id, _delete_file(conn, int(row[0])))
             cur = conn.execute(
                 "INSERT INTO doc_files (collection_id, path, sha256, size, mtime, status, error, "
                 "warning, chunks, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -233,6 +251,7 @@ class DocumentIndex(EncryptedTables):
                  len(chunks), time.time()),
             )
             file_id = int(cur.lastrowid)
+            chunk_ids: list[int] = []
             for c in chunks:
                 cur = conn.execute(
                     "INSERT INTO doc_chunks (file_id, ordinal, text, page, heading, char_start, "
@@ -240,11 +259,15 @@ class DocumentIndex(EncryptedTables):
                     (file_id, c.ordinal, c.text, c.page, c.heading, c.char_start, c.char_end,
                      int(c.hidden), c.vector),
                 )
+                chunk_ids.append(int(cur.lastrowid))
                 conn.execute(
                     "INSERT INTO doc_vectors (rowid, embedding, coarse, collection_id) "
                     "VALUES (?, ?, vec_quantize_binary(?), ?)",
-                    (int(cur.lastrowid), c.vector, c.vector, collection_id),
+                    (chunk_ids[-1], c.vector, c.vector, collection_id),
                 )
+            if chunks:
+                vectors = np.frombuffer(b"".join(c.vector for c in chunks), dtype=np.float32)
+                self.ann.added(collection_id, chunk_ids, vectors.reshape(len(chunks), -1))
             return file_id
 
         return self.write(op)
@@ -256,10 +279,11 @@ class DocumentIndex(EncryptedTables):
             How many file records were removed.
         """
         records = [f for f in self.files(collection) if f.path == path]
+        ids = {c.name: c.id for c in self.collections()}
 
         def op(conn: Connection) -> int:
             for record in records:
-                _delete_file(conn, record.id)
+                self.ann.removed(ids[record.collection], _delete_file(conn, record.id))
             return len(records)
 
         return self.write(op)
@@ -275,10 +299,15 @@ class DocumentIndex(EncryptedTables):
         return out
 
 
-def _delete_file(conn: Connection, file_id: int) -> None:
-    # The chunk trigger removes each chunk's FTS row and vector.
+def _delete_file(conn: Connection, file_id: int) -> list[int]:
+    """Delete a file and its chunks; returns the chunk ids that were deleted."""
+    ids = [int(r[0]) for r in conn.execute(
+        "SELECT id FROM doc_chunks WHERE file_id = ?", (file_id,)
+    )]
+    # The chunk triggers remove each chunk's FTS row and vector, and note it for a saved graph.
     conn.execute("DELETE FROM doc_chunks WHERE file_id = ?", (file_id,))
     conn.execute("DELETE FROM doc_files WHERE id = ?", (file_id,))
+    return ids
 
 
 def _migrate(conn: Connection, path: Path) -> None:

@@ -4,8 +4,8 @@ Vector search finds passages that mean the same thing in other words; BM25 finds
 codes and numbers that embeddings blur. Reciprocal rank fusion (k = 60) needs no score
 calibration between the two. The fused list is then cut to what fits the prompt's budget.
 
-On large collections the vector side first scans a 1-bit-per-dimension index (48 bytes a
-chunk, cheap to read through the cipher) and re-ranks its candidates with the full vectors.
+On large collections the vector side walks the collection's HNSW graph (``ann.py``) and
+re-ranks its candidates with the full vectors; small ones are searched exactly.
 """
 
 from __future__ import annotations
@@ -24,14 +24,22 @@ from app.core.docs.injection import injection_reason
 
 RRF_K = 60
 CANDIDATES = 40
-# Up to this many chunks in scope, exact search over the full vectors is fast enough.
+# Up to this many chunks in a collection, exact search over the full vectors is fast enough.
 EXACT_LIMIT = 20_000
-COARSE_FACTOR = 10
+# Graph candidates per wanted neighbour, re-ranked with the full vectors.
+ANN_FACTOR = 3
 MIN_SIMILARITY = 0.2
-# Words in more than this share of the chunks (and more than the floor) are not searched.
+# Words in more than this share of the chunks (and more than the floor, or in more chunks
+# than the cap) are not searched: bm25 gives them little weight, and scoring them means
+# reading every chunk that holds them.
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 2_000
+COMMON_CAP = 3_000
+RANKED_WORDS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Look the few chunks up by id first, then their files: left to itself, SQLite walks every
+# chunk of the collection's files to find them (60 ms instead of 1 at 100,000 chunks).
+_BY_ID_JOIN = "CROSS JOIN doc_files f ON f.id = ch.file_id"
 
 
 @dataclass(frozen=True)
@@ -76,37 +84,45 @@ def fts_query(text: str) -> str | None:
 
 def _scope(
     index: DocumentIndex, collections: Sequence[str] | None
-) -> tuple[list[int], int, bool]:
-    """Chosen collection ids, their chunk count, and whether other collections exist."""
+) -> tuple[list[tuple[int, int]], bool]:
+    """Chosen collections as ``(id, chunks)``, and whether other collections exist."""
     all_ = index.collections()
     chosen = [c for c in all_ if collections is None or c.name in collections]
-    return [c.id for c in chosen], sum(c.chunks for c in chosen), len(chosen) < len(all_)
+    return [(c.id, c.chunks) for c in chosen], len(chosen) < len(all_)
 
 
 def _vector_ranks(
     index: DocumentIndex,
     query: npt.NDArray[np.float32],
-    collection_ids: list[int],
-    n_chunks: int,
+    scope: list[tuple[int, int]],
     limit: int,
     exact_limit: int,
 ) -> list[tuple[int, float]]:
     """Nearest chunks with their cosine similarity (unit vectors: cos = 1 - L2² / 2)."""
     blob = np.asarray(query, dtype=np.float32).tobytes()
     hits: list[tuple[float, int]] = []
-    for cid in collection_ids:
-        if n_chunks <= exact_limit:
+    for cid, n_chunks in scope:
+        ids = None
+        if n_chunks > exact_limit:
+            ids = index.ann.search(cid, query, limit * ANN_FACTOR, stamp=n_chunks)
+        if ids is None:  # small, or its graph is not ready yet: every vector, exactly
             rows = index.query(
                 "SELECT rowid, distance FROM doc_vectors WHERE embedding MATCH ? AND k = ? "
                 "AND collection_id = ?", (blob, limit, cid),
             )
             hits += [(float(r[1]), int(r[0])) for r in rows]
             continue
-        ids = _COARSE.candidates(index, query, cid, n_chunks, limit * COARSE_FACTOR)
         if not ids:
             continue
+        # Re-ranked with the full vectors, and only chunks this collection still holds: a
+        # graph that lags behind a write can miss a chunk, never return a removed one.
         marks = ",".join("?" * len(ids))
-        rows = index.query(f"SELECT id, vector FROM doc_chunks WHERE id IN ({marks})", ids)
+        rows = index.query(
+            f"SELECT ch.id, ch.vector FROM doc_chunks ch {_BY_ID_JOIN} "
+            f"WHERE ch.id IN ({marks}) AND f.collection_id = ?", (*ids, cid),
+        )
+        if not rows:
+            continue
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         distances = np.linalg.norm(matrix.reshape(len(rows), -1) - query, axis=1)
         hits += [(float(d), int(r[0])) for d, r in zip(distances, rows, strict=True)]
@@ -114,68 +130,60 @@ def _vector_ranks(
     return [(chunk_id, 1.0 - d * d / 2.0) for d, chunk_id in hits[:limit]]
 
 
-class _CoarseCodes:
-    """Sign bits of every vector in a collection, held in memory for the coarse scan.
+class _WordCounts:
+    """How many chunks hold each word, counted up to a limit and remembered until a write.
 
-    Scanning 100,000 binary codes through vec0 meant decrypting ~5 MB of pages per question
-    (≈50 ms here); in memory a XOR and a popcount over the same bits take about a millisecond.
-    The codes are built once from the stored vectors and rebuilt when the collection changes
-    (a write in this process, or a different chunk count written by another). They are
-    derived numbers, kept in this process only — never written anywhere.
+    Questions are made of the same common words again and again; counting them once per
+    version of the index keeps their cost off every question after the first.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[int, int], tuple[tuple[int, int], Any, Any]] = {}
+        self._stamp: tuple[int, int, int, int] | None = None
+        self._counts: dict[str, int] = {}
 
-    def _load(self, index: DocumentIndex, cid: int) -> tuple[Any, Any]:
-        rows = index.query(
-            "SELECT ch.id, ch.vector FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
-            "WHERE f.collection_id = ? ORDER BY ch.id", (cid,),
-        )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 6), dtype=np.uint64)
-        ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        bits = np.packbits(vectors.reshape(len(rows), -1) > 0, axis=1)
-        return ids, np.ascontiguousarray(bits).view(np.uint64)
-
-    def candidates(
-        self, index: DocumentIndex, query: npt.NDArray[np.float32], cid: int, n_chunks: int,
-        k: int,
-    ) -> list[int]:
-        """The ``k`` chunks whose sign bits differ least from the query's."""
-        key = (id(index), cid)
-        stamp = (index.generation, n_chunks)
+    def get(self, index: DocumentIndex, words: list[str], n_chunks: int, limit: int) -> dict[
+            str, int]:
+        stamp = (id(index), index.generation, n_chunks, limit)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != stamp:
-                ids, codes = self._load(index, cid)
-                self._entries[key] = (stamp, ids, codes)
-            else:
-                _, ids, codes = entry
-        if len(ids) == 0:
-            return []
-        q = np.packbits(np.asarray(query, dtype=np.float32) > 0).view(np.uint64)
-        distances = np.bitwise_count(codes ^ q).sum(axis=1)
-        k = min(k, len(ids))
-        best = np.argpartition(distances, k - 1)[:k]
-        return [int(i) for i in ids[best]]
+            if stamp != self._stamp:
+                self._stamp, self._counts = stamp, {}
+            known = {w: self._counts[w] for w in words if w in self._counts}
+        missing = [w for w in words if w not in known]
+        if missing:
+            probes = " UNION ALL ".join(
+                "SELECT ?, (SELECT count(*) FROM (SELECT 1 FROM doc_chunks_fts "
+                "WHERE doc_chunks_fts MATCH ? LIMIT ?))" for _ in missing
+            )
+            params: list[Any] = []
+            for w in missing:
+                params += [w, '"' + w.replace('"', '""') + '"', limit + 1]
+            found = {str(r[0]): int(r[1]) for r in index.query(probes, params)}
+            with self._lock:
+                if stamp == self._stamp and len(self._counts) < 100_000:
+                    self._counts.update(found)
+            known.update(found)
+        return known
 
 
-_COARSE = _CoarseCodes()
+_COUNTS = _WordCounts()
 
 
 def _rare_enough(index: DocumentIndex, words: list[str], n_chunks: int) -> list[str]:
-    """Leave out words found in so many chunks that ranking by them costs much, says little."""
+    """The rarest words, without those in so many chunks that ranking by them costs much.
+
+    Each word's chunks are counted only up to the limit (FTS5 stops reading its list there):
+    the vocabulary table reads a common word's whole list, and bm25 would then score every
+    chunk holding it — work that grows with the collection. At most ``RANKED_WORDS`` words
+    are kept, the rarest, so the chunks scored stay under ``RANKED_WORDS`` times the limit.
+    """
     if n_chunks <= COMMON_FLOOR or not words:
         return words
-    marks = ",".join("?" * len(words))
-    counts = dict(index.query(
-        f"SELECT term, doc FROM doc_chunks_fts_terms WHERE term IN ({marks})", words
-    ))
-    limit = max(COMMON_FLOOR, n_chunks * COMMON_SHARE)
-    return [w for w in words if counts.get(w, 0) <= limit]
+    limit = int(min(COMMON_CAP, max(COMMON_FLOOR, n_chunks * COMMON_SHARE)))
+    counts = _COUNTS.get(index, words, n_chunks, limit)
+    kept = [w for w in words if 0 < counts.get(w, 0) <= limit]
+    rarest = set(sorted(kept, key=lambda w: counts[w])[:RANKED_WORDS])
+    return [w for w in kept if w in rarest]
 
 
 def _bm25_ranks(
@@ -199,7 +207,7 @@ def _bm25_ranks(
     id_marks = ",".join("?" * len(ranked))
     col_marks = ",".join("?" * len(collection_ids))
     allowed = {int(r[0]) for r in index.query(
-        f"SELECT ch.id FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
+        f"SELECT ch.id FROM doc_chunks ch {_BY_ID_JOIN} "
         f"WHERE ch.id IN ({id_marks}) AND f.collection_id IN ({col_marks})",
         (*ranked, *collection_ids),
     )}
@@ -244,14 +252,15 @@ def retrieve(
         max_passages: the most passages to return.
         count_tokens: how to count a passage's tokens (default: characters / 4).
         candidates: how many each search contributes before fusion.
-        exact_limit: above this many chunks, vector search goes coarse-then-exact.
+        exact_limit: above this many chunks, a collection is searched through its graph.
         min_similarity: vector neighbours less similar than this (cosine) are not kept.
     """
-    collection_ids, n_chunks, partial = _scope(index, collections)
-    if not collection_ids:
+    scope, partial = _scope(index, collections)
+    if not scope:
         return []
-    similar = _vector_ranks(index, query_vector, collection_ids, n_chunks, candidates,
-                            exact_limit)
+    collection_ids = [cid for cid, _ in scope]
+    n_chunks = sum(n for _, n in scope)
+    similar = _vector_ranks(index, query_vector, scope, candidates, exact_limit)
     # Nearest is not the same as near: in a small collection every chunk is a neighbour.
     vector = [cid for cid, cos in similar if cos >= min_similarity]
     bm25 = _bm25_ranks(index, question, collection_ids, n_chunks, candidates, partial=partial)

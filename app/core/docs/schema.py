@@ -75,7 +75,42 @@ CREATE TRIGGER doc_chunks_delete AFTER DELETE ON doc_chunks BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+-- Each large collection's HNSW graph (ann.py), serialised in parts so no single row is huge.
+-- It is derived data, kept here so it is encrypted like the chunks it points at. ``watermark``
+-- is the highest chunk id the database held when the graph was saved: chunks above it were
+-- added since, and are added to the graph when it loads.
+CREATE TABLE doc_ann (
+    collection_id INTEGER PRIMARY KEY REFERENCES doc_collections (id) ON DELETE CASCADE,
+    format        TEXT    NOT NULL,
+    watermark     INTEGER NOT NULL,
+    vectors       INTEGER NOT NULL,
+    parts         INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    sha256        TEXT    NOT NULL,
+    saved         REAL    NOT NULL
+);
+CREATE TABLE doc_ann_parts (
+    collection_id INTEGER NOT NULL REFERENCES doc_ann (collection_id) ON DELETE CASCADE,
+    part          INTEGER NOT NULL,
+    data          BLOB    NOT NULL,
+    PRIMARY KEY (collection_id, part)
+);
+-- Chunks deleted since their collection's graph was saved: removed from it when it loads.
+-- Only chunks the saved graph may hold are noted, so the table stays small.
+CREATE TABLE doc_ann_removed (
+    chunk_id      INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES doc_ann (collection_id) ON DELETE CASCADE
+);
+CREATE TRIGGER doc_chunks_ann_delete AFTER DELETE ON doc_chunks BEGIN
+    INSERT OR IGNORE INTO doc_ann_removed (chunk_id, collection_id)
+    SELECT old.id, a.collection_id FROM doc_ann a JOIN doc_files f
+        ON f.collection_id = a.collection_id
+    WHERE f.id = old.file_id AND old.id <= a.watermark;
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
