@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import cpu  # bench/ is the script's directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -142,19 +143,6 @@ def bench_ingest(args: argparse.Namespace, tmp: Path, files: Any) -> None:
           f"({len(again.having('unchanged'))} unchanged, nothing parsed or embedded)")
 
 
-def cpu() -> str:
-    """The CPU model and the flags that matter to the kernels (as bench/routing.py prints)."""
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags]
-    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'no avx2/avx512'}"
 
 
 def _unit(a: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import secrets
 import sqlite3
@@ -24,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from machine import cpu  # bench/ is the script's directory
+
 from app.core.store import READ_CACHE_KIB, database
 from app.core.store.history import HistoryStore
 from app.core.store.keys import KeyMode
@@ -33,19 +34,6 @@ WORDS_PER_MESSAGE = (8, 80)
 KINDS = ("rare word", "common word", "3-word phrase", "two words", "3-letter prefix")
 
 
-def cpu() -> str:
-    """The CPU model and its vector flags (as bench/routing.py prints them)."""
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags]
-    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(wanted) or 'no avx2/avx512'}"
 
 
 def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
