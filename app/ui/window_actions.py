@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from app.core.engines.base import EngineInfo
     from app.core.errors import EnclaveError
     from app.ui.background import BackgroundLane
+    from app.ui.compare_view import CompareView
     from app.ui.evaluate_view import EvaluateView
     from app.ui.usage_view import UsageView
     from app.ui.workers import Exported, HistoryJobs
@@ -103,6 +104,7 @@ class WindowMenus:
         self.export_actions: list[QAction] = []
         self.usage: UsageView | None = None  # the Usage window, once opened
         self.evaluation: EvaluateView | None = None  # the Evaluate window, once opened
+        self.comparison: CompareView | None = None  # the Compare window, once opened
         self._build()
 
     def about_text(self) -> str:
@@ -167,15 +169,31 @@ class WindowMenus:
         self.evaluation.resize(800, 640)
         self.evaluation.show()
 
+    def open_compare(self) -> None:
+        """Compare two models on the same suites, in a window of its own."""
+        from app.ui.compare_view import CompareView
+
+        if self.comparison is not None and self.comparison.isVisible():
+            self.comparison.activateWindow()
+            return
+        if self.comparison is not None:
+            self.comparison.deleteLater()  # closed: its lane has stopped
+        self.comparison = CompareView(self.app, self.window)
+        self.comparison.setWindowFlag(Qt.WindowType.Window)
+        self.comparison.setWindowTitle("Enclave — Compare models")
+        self.comparison.resize(900, 680)
+        self.comparison.show()
+
     def shutdown(self) -> None:
-        """Window closing: cancel an evaluation, stop the local API before the context closes."""
-        if self.evaluation is not None:
-            self.evaluation.shutdown()
+        """Window closing: cancel an evaluation or comparison, stop the local API."""
+        for view in (self.evaluation, self.comparison):
+            if view is not None:
+                view.shutdown()
         self.api.shutdown()
 
     def lanes(self) -> list[BackgroundLane]:
         """The lanes the menus' windows and switches own."""
-        extra = [self.evaluation.lane] if self.evaluation is not None else []
+        extra = [v.lane for v in (self.evaluation, self.comparison) if v is not None]
         return [self.api.lane, *extra]
 
     def _build(self) -> None:
@@ -203,6 +221,7 @@ class WindowMenus:
         self._action(tools, "Usage…", self.open_usage)
         self.documents_action = self._action(tools, "Documents…", h.open_documents)
         self._action(tools, "Evaluate model…", self.open_evaluate)
+        self._action(tools, "Compare models…", self.open_compare)
         tools.addSeparator()
         self.api = ApiSwitch(self.app, self.window, tools, h.show_notice, h.show_failure)
         help_menu = bar.addMenu("&Help")
