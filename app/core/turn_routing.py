@@ -67,12 +67,14 @@ def _marked(router: AutoRouter, history: Any, conversation_id: int | None) -> bo
 
 
 def preview_route(chat: Any, text: str, *, conversation_id: int | None = None,
-                  route: str | None = None) -> RouteDecision | None:
+                  route: str | None = None,
+                  local_only_documents: bool = False) -> RouteDecision | None:
     """Where a message would go if sent now, and why — for the route indicator, before sending.
 
-    Judges the conversation's branch plus ``text`` (no documents are retrieved for a preview:
-    a local-only collection is known once the turn runs). ``None`` when this user's turns are
-    not auto-routed. Nothing is stored, sent or audited.
+    Judges the conversation's branch plus ``text``; no passages are retrieved for a preview,
+    but a local-only collection in the conversation's scope (``local_only_documents``) keeps
+    it here as the turn will. ``None`` when this user's turns are not auto-routed. Nothing is
+    stored, sent or audited.
     """
     router: AutoRouter | None = chat.auto
     if router is None or route == LOCAL or not router.active(chat.groups):
@@ -81,5 +83,6 @@ def preview_route(chat: Any, text: str, *, conversation_id: int | None = None,
                 ChatMessage("user", text)]
     decision, _ = router.decide(
         messages, requested=route, user=chat.user, groups=chat.groups,
+        local_only_documents=local_only_documents,
         conversation_sensitive=_marked(router, chat.history, conversation_id))
     return decision

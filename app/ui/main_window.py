@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.no_model_page.choose_file.connect(self.menus.choose_model_file)
         self.no_model_page.check_again.connect(lambda: self.load_model(None))
         self.documents.attachments_changed.connect(self.turns.attach_documents)
+        self.documents.attachments_changed.connect(self.route_preview.documents_attached)
         # Send never does nothing silently: its tooltip and a notice say why it cannot.
         self.composer_bar.send_requested.connect(self._send_refused)
         self.send_button.installEventFilter(self)

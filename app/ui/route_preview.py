@@ -53,6 +53,7 @@ class RoutePreview(QObject):
         self.timer.timeout.connect(self.ask)
         self._asked = 0  # numbers each request, so that a stale answer is dropped
         self._picked: str | None = None  # until the user picks a route, policy decides
+        self._local_only = False  # a local-only collection is in the conversation's scope
         # Nothing to preview unless this user's turns may be auto-routed at all.
         if app.chat.auto is not None:
             composer.textChanged.connect(self.timer.start)
@@ -60,6 +61,11 @@ class RoutePreview(QObject):
 
     def _picked_route(self) -> str | None:
         return self._picked
+
+    def documents_attached(self, _names: list[str], local_only: bool) -> None:
+        """The conversation's collections changed: a local-only one keeps the draft here."""
+        self._local_only = local_only
+        self.timer.start()
 
     def _route_chosen(self, route: str | None) -> None:
         self._picked = route  # the user's own pick ("local" forces this machine)
@@ -73,12 +79,13 @@ class RoutePreview(QObject):
             self.label.setVisible(False)
             return
         asked, chat = self._asked, self.app.chat
-        cid, route = self.conversation_id(), self._picked_route()
+        cid, route, local_only = self.conversation_id(), self._picked_route(), self._local_only
 
         def work() -> RouteDecision | None:
             from app.core.turn_routing import preview_route
 
-            return preview_route(chat, text, conversation_id=cid, route=route)
+            return preview_route(chat, text, conversation_id=cid, route=route,
+                                 local_only_documents=local_only)
 
         self.lane.run(work, on_done=lambda d: self._show(asked, d),
                       on_error=lambda e: self._failed(asked, e), what="Previewing the route")

@@ -53,6 +53,12 @@ def test_the_draft_route_is_previewed_and_nothing_is_sent(
     qtbot.waitUntil(lambda: not label.isVisible(), timeout=5_000)
     assert finished == []
     assert w.conversation_id is None
+    # A local-only collection in the conversation's scope keeps the draft here, as the turn.
+    w.documents.attachments_changed.emit(["briefings"], True)
+    type_draft(w, "What is the capital of Peru?")
+    qtbot.waitUntil(lambda: label.text().startswith(
+        "Local — it draws on local-only documents"), timeout=30_000)
+    w.documents.attachments_changed.emit([], False)
     # Picking "local" forces this machine: the preview has nothing to say, turns stay here.
     picker = w.route_picker
     local = next(i for i in range(picker.count()) if picker.itemData(i) == "local")
