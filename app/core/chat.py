@@ -54,6 +54,7 @@ from app.core.outbound import (
 )
 from app.core.policy import EffectivePolicy
 from app.core.ports import AuditSink, HistoryWriter
+from app.core.prompts import with_system_prompt
 from app.core.routing import LOCAL, RouteDecision
 from app.core.transcript import fit_to_context, title_from, with_overrides
 from app.core.turn import Turn, TurnRequest, TurnResult
@@ -287,9 +288,8 @@ class ChatService:
         turn.decide("route", decision.allowed, decision.rule, decision.reason)
 
     def _prompt(self, turn: Turn) -> list[ChatMessage]:
-        messages = list(turn.history)
-        if self.system_prompt and not any(m.role == "system" for m in messages):
-            messages.insert(0, ChatMessage("system", self.system_prompt))
+        messages = with_system_prompt(turn.history, base=self.system_prompt, policy=self.policy,
+                                      store=self.history, conversation_id=turn.conversation_id)
         grounded = turn.grounding.user_text if turn.grounding else turn.request.text
         if turn.request.regenerate is not None:  # the stored question ends the branch
             messages[-1] = ChatMessage("user", grounded)

@@ -16,6 +16,7 @@ from app.core.errors import EnclaveError
 from app.core.observe.refusal import is_refusal
 from app.core.policy.endpoints import insecure_http_override
 from app.core.ports import AuditSink
+from app.core.prompts import system_prompt_sha256
 from app.core.turn import Turn
 
 
@@ -100,6 +101,8 @@ def record_call(audit: AuditSink | None, turn: Turn) -> None:
         cost=round(turn.cost, 6),
         detail={"refusal": is_refusal(completion.text), "answer_chars": len(completion.text),
                 **({"note": plan.note} if plan.note else {}),
+                **({"system_prompt_sha256": digest}
+                   if (digest := system_prompt_sha256(plan.messages)) else {}),
                 **({"sources": source_digests(sources)} if sources else {}),
                 **({"source_markers_removed": turn.markers_removed}
                    if turn.markers_removed else {}),

@@ -21,6 +21,7 @@ from app.core.policy.schema_outbound import (
     RedactionPolicy,
     RoutingPolicy,
 )
+from app.core.policy.schema_prompts import PromptsPolicy
 from app.core.policy.schema_types import (
     Color,
     NonEmpty,
@@ -157,6 +158,7 @@ class PolicyDocument(_Strict):
     documents: DocumentsPolicy = Field(default_factory=DocumentsPolicy, description="Documents.")
     routing: RoutingPolicy = Field(default_factory=RoutingPolicy, description="Auto routing.")
     api: ApiPolicy = Field(default_factory=ApiPolicy, description="Local API.")
+    prompts: PromptsPolicy = Field(default_factory=PromptsPolicy, description="Prompt library.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from app.core.store.attachments import Attachments
 from app.core.store.database import Connection
 from app.core.store.errors import ConversationNotFound, MessageNotFound
 from app.core.store.keys import KeyMode
+from app.core.store.prompts import Prompts
 from app.core.store.records import Conversation, Message, SearchHit
 from app.core.store.sensitivity import Sensitivity
 
@@ -66,7 +67,7 @@ def _not_found(conversation_id: int) -> ConversationNotFound:
     )
 
 
-class HistoryStore(Attachments, ApiTokens, Sensitivity):
+class HistoryStore(Attachments, ApiTokens, Sensitivity, Prompts):
     """The encrypted conversation history. Obtain one with ``open_history``."""
 
     what = "history store"
@@ -364,14 +365,16 @@ class HistoryStore(Attachments, ApiTokens, Sensitivity):
         """The database's schema version."""
         return int(self._query("PRAGMA user_version")[0][0])
 
-    def export_conversation(self, conversation_id: int, fmt: str = "md") -> str:
+    def export_conversation(self, conversation_id: int, fmt: str = "md", *,
+                            include_thinking: bool = False) -> str:
         """Render a conversation as Markdown (``"md"``) or JSON (``"json"``).
 
-        Each answer's sources go under it; the conversation's collections head it.
+        Each answer's sources go under it; the conversation's collections head it. Answers'
+        reasoning is left out unless ``include_thinking``.
         """
         from app.core.store.export import render
 
         messages = self.messages(conversation_id)
         return render(self.conversation(conversation_id), messages, fmt,
                       sources=self.sources_for(m.id for m in messages),
-                      scope=self.scope(conversation_id))
+                      scope=self.scope(conversation_id), include_thinking=include_thinking)

@@ -10,8 +10,9 @@ split until the bad rows are isolated):
    damaged interior page (most of it still decrypts: one AES block is garbled) still leads to
    the intact pages below it. Rows found only this way are counted as unverified.
 
-Each answer's sources and each conversation's collections come along with the messages and
-conversations they belong to. What was read goes into a fresh database with the same key.
+Each answer's sources, each conversation's collections and system prompt come along with the
+messages and conversations they belong to; saved prompts come too. What was read goes into a
+fresh database with the same key.
 The damaged file is kept beside it, byte for byte, so nothing is lost that a specialist could
 still get back. The decrypted copy exists only in this process's memory, never on disk.
 
@@ -58,6 +59,8 @@ _SCOPE_COLUMNS = ("conversation_id", "collection")
 _SENSITIVE_COLUMNS = ("conversation_id", "marked", "reason")
 _TOKEN_COLUMNS = ("id", "name", "token_sha256", "scopes", "route", "created", "expires",
                   "revoked", "last_used")
+_PROMPT_COLUMNS = ("id", "name", "body", "kind", "created", "updated")
+_SYSTEM_PROMPT_COLUMNS = ("conversation_id", "body", "updated")
 _TABLES = (
     ("conversations", _CONVERSATION_COLUMNS),
     ("messages", _MESSAGE_COLUMNS),
@@ -67,6 +70,9 @@ _TABLES = (
     # A lost mark would let a sensitive conversation's context leave with the next question.
     ("sensitive_conversations", _SENSITIVE_COLUMNS),
     ("api_tokens", _TOKEN_COLUMNS),
+    ("prompts", _PROMPT_COLUMNS),
+    # A conversation recovered without its system prompt would be answered differently.
+    ("conversation_system_prompts", _SYSTEM_PROMPT_COLUMNS),
 )
 _MAX_UNCHECKED_COPY = 4 * 1024**3  # the second pass holds the whole file in memory
 
@@ -325,6 +331,8 @@ def _write(conn: Connection, rows: dict[str, list[tuple[Any, ...]]], now: float)
             ("conversation_collections", _SCOPE_COLUMNS, known),
             ("sensitive_conversations", _SENSITIVE_COLUMNS, known),
             ("api_tokens", _TOKEN_COLUMNS, None),
+            ("prompts", _PROMPT_COLUMNS, None),
+            ("conversation_system_prompts", _SYSTEM_PROMPT_COLUMNS, known),
         )
         for table, columns, owners in owned:
             sql = _insert_sql(table, columns, "OR IGNORE")

@@ -126,6 +126,27 @@ CREATE TABLE sensitive_conversations (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+-- The prompt library: the user's own saved prompts and system prompts (the organization's
+-- come from policy and are never stored here). Names are unique regardless of case, so a
+-- name typed at the command line finds one prompt.
+CREATE TABLE prompts (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    body     TEXT    NOT NULL,
+    kind     TEXT    NOT NULL DEFAULT 'prompt' CHECK (kind IN ('prompt', 'system')),
+    created  REAL    NOT NULL,
+    updated  REAL    NOT NULL
+);
+
+-- A conversation's own system prompt, given to the model after the site's (policy) one.
+CREATE TABLE conversation_system_prompts (
+    conversation_id INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    body            TEXT    NOT NULL,
+    updated         REAL    NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 
 SCHEMA_VERSION = len(MIGRATIONS)
