@@ -1,4 +1,9 @@
-"""``enclave ask``: one question, the answer streamed to stdout."""
+"""``enclave ask``: one question, the answer streamed to stdout.
+
+A reasoning model's thinking is not the answer: by default the terminal says "Thinking…"
+(on stderr) while the model reasons and stdout carries the answer alone; ``--show-thinking``
+shows the reasoning too, dimmed, on stderr. The history keeps the whole text as written.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import signal
 import sys
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import Any, TextIO
 
 from app.cli._app import add_store_flags
 from app.cli._common import print_json, row_id_arg
+from app.core.reasoning import split_reasoning
+from app.core.reasoning_stream import Piece, ReasoningStream
 
 
 def register(sub: Any) -> None:
@@ -42,6 +49,8 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int)
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--show-thinking", action="store_true",
+                   help="show a reasoning model's thinking (dimmed, on stderr)")
 
 
 def generation_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,20 +76,24 @@ def run(args: argparse.Namespace) -> int:
         if args.route in (None, "local"):
             app.chat.load_model(args.model)
         params = replace(app.chat.params, **overrides)  # checked by the core above
-        stream = None if args.json else _write
+        stream = None if args.json else AnswerPrinter(args.show_thinking)
         result = app.chat.send(
             question, conversation_id=args.conversation, on_token=stream, cancel=cancel,
             params=params, route=args.route, confirm=None if args.yes else confirm_on_terminal,
             collections=[] if args.no_collections else args.collection,
         )
         info = result.engine
+        if stream is not None:
+            stream.finish()
     finally:
         signal.signal(signal.SIGINT, previous)
         app.close()
     c = result.completion
+    reasoned = split_reasoning(c.text)
     if args.json:
         print_json({
-            "answer": c.text,
+            "answer": reasoned.answer,
+            **({"thinking": reasoned.thinking} if args.show_thinking else {}),
             "complete": c.complete,
             "finish_reason": c.finish_reason,
             "conversation_id": result.conversation_id,
@@ -106,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         if result.sources is not None:
             from app.cli.docs import print_sources
 
-            print_sources(result.sources, c.text)
+            print_sources(result.sources, reasoned.answer)
         if result.route_note:
             print(f"[kept on this machine: {result.route_note}]", file=sys.stderr)
         for note in result.notes:
@@ -129,6 +142,59 @@ def confirm_on_terminal(outgoing: str, decision: Any) -> bool:
     return answer in ("y", "yes")
 
 
-def _write(piece: str) -> None:
-    sys.stdout.write(piece)
-    sys.stdout.flush()
+class AnswerPrinter:
+    """Streams an answer to the terminal: the answer on stdout, the reasoning set aside.
+
+    Args:
+        show_thinking: Print the reasoning (dimmed on a terminal, on stderr) instead of a
+            single "Thinking…" line per reasoning block.
+        out: Where the answer goes (stdout).
+        err: Where reasoning and notes go (stderr).
+    """
+
+    def __init__(self, show_thinking: bool = False, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        self.show_thinking = show_thinking
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self._stream = ReasoningStream()
+        self._in_thinking = False
+        dim = self.show_thinking and self.err.isatty()
+        self._dim, self._plain = ("\033[2m", "\033[0m") if dim else ("", "")
+
+    def __call__(self, piece: str) -> None:
+        """One streamed piece of the answer."""
+        self._show(self._stream.feed(piece))
+
+    def finish(self) -> None:
+        """The answer ended: print what was held back, close an open reasoning block."""
+        self._show(self._stream.finish())
+        self._leave_thinking()
+
+    def _show(self, pieces: list[Piece]) -> None:
+        for piece in pieces:
+            if piece.kind == "thinking":
+                self._enter_thinking()
+                if self.show_thinking:
+                    self.err.write(piece.text)
+            elif piece.kind == "retracted":
+                self.out.write("\n")
+                self.err.write("[the text above was the model's reasoning; the answer "
+                               "follows]\n")
+            else:
+                self._leave_thinking()
+                self.out.write(piece.text)
+        self.err.flush()
+        self.out.flush()
+
+    def _enter_thinking(self) -> None:
+        if self._in_thinking:
+            return
+        self._in_thinking = True
+        self.out.flush()
+        self.err.write(f"{self._dim}Thinking…" + ("\n" if self.show_thinking else ""))
+
+    def _leave_thinking(self) -> None:
+        if self._in_thinking:
+            self._in_thinking = False
+            self.err.write(f"{self._plain}\n")

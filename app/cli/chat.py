@@ -15,8 +15,9 @@ from typing import Any
 
 from app.cli._app import add_store_flags
 from app.cli._common import row_id_arg
-from app.cli.ask import add_generation_flags, generation_overrides
+from app.cli.ask import AnswerPrinter, add_generation_flags, generation_overrides
 from app.core.errors import EnclaveError
+from app.core.reasoning import without_reasoning
 
 
 def register(sub: Any) -> None:
@@ -61,22 +62,25 @@ def run(args: argparse.Namespace) -> int:
             previous = signal.signal(signal.SIGINT, lambda *_, ev=cancel: ev.set())
             sys.stdout.write("enclave › ")
             sys.stdout.flush()
+            printer = AnswerPrinter(args.show_thinking)
             try:
                 result = app.chat.send(
-                    text, conversation_id=conversation, on_token=_write, cancel=cancel,
+                    text, conversation_id=conversation, on_token=printer, cancel=cancel,
                     params=params,
                 )
+                printer.finish()
                 conversation = result.conversation_id
                 sys.stdout.write("\n")
                 if result.sources is not None:  # the conversation answers from documents
                     from app.cli.docs import print_sources
 
-                    print_sources(result.sources, result.completion.text)
+                    print_sources(result.sources, without_reasoning(result.completion.text))
                 for note in result.notes:
                     print(f"[{note}]")
                 if result.completion.finish_reason == "cancelled":
                     print("[stopped — the partial answer is kept]")
             except EnclaveError as exc:
+                printer.finish()
                 print(f"\n[error] {exc}")
                 # A turn the engine failed is saved with its answer so far: stay in it.
                 conversation = getattr(exc, "conversation_id", None) or conversation
@@ -85,8 +89,3 @@ def run(args: argparse.Namespace) -> int:
             print()
     finally:
         app.close()
-
-
-def _write(piece: str) -> None:
-    sys.stdout.write(piece)
-    sys.stdout.flush()

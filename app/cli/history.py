@@ -3,7 +3,8 @@
 ``show`` draws the core's ``ConversationView``, as the window does: the branch on screen (the
 newest, or the one through ``--through MESSAGE_ID``), ``‹ i/n ›`` on edited or regenerated
 messages, each answer's sources with whether the cited document changed or was removed since,
-and the collections the conversation answers from.
+and the collections the conversation answers from. A reasoning model's thinking is kept in
+the history but left out of ``show`` and ``export`` unless ``--with-thinking`` asks for it.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from app.core.history_actions import (
     delete_conversation,
     export_allowed,
     export_conversation,
+    rename_conversation,
 )
 from app.core.inputs import SQLITE_INT_MAX
 from app.core.paths import default_paths
+from app.core.reasoning import split_reasoning
 from app.core.store import MARK_END, MARK_START, HistoryStore, PassphraseRequired, open_history
 
 MAX_LIST = 1_000_000  # more rows than one listing should print
@@ -93,16 +96,25 @@ def _show(args: argparse.Namespace) -> int:
         view = view_conversation(store, args.id, args.through)
     states = _source_states(view, passphrase)
     if args.json:
-        print_json(_view_json(conversation, view, states))
+        print_json(_view_json(conversation, view, states, args.with_thinking))
         return 0
     print(f"# {conversation.title}\n")
     print(f"Collections: {', '.join(view.scope) if view.scope else 'none'}\n")
     for shown in view.messages:
-        _print_message(shown, states)
+        _print_message(shown, states, args.with_thinking)
     return 0
 
 
-def _print_message(shown: Any, states: dict[tuple[int, int], str]) -> None:
+def _answer_and_thinking(m: Any) -> tuple[str, str]:
+    """An answer's text without its reasoning, and the reasoning ("" for none)."""
+    if m.role != "assistant":
+        return m.text, ""
+    reasoned = split_reasoning(m.text)
+    return (reasoned.answer, reasoned.thinking) if reasoned.has_thinking else (m.text, "")
+
+
+def _print_message(shown: Any, states: dict[tuple[int, int], str],
+                   with_thinking: bool = False) -> None:
     m, versions = shown.message, shown.versions
     header = f"## {m.role}"
     header += f" ({m.model_id})" if m.model_id else ""
@@ -113,7 +125,12 @@ def _print_message(shown: Any, states: dict[tuple[int, int], str]) -> None:
     if versions.count > 1:
         others = ", ".join(f"#{i}" for i in versions.ids if i != m.id)
         print(f"(other versions: {others}; show one with --through ID)")
-    print(f"\n{m.text}\n")
+    text, thinking = _answer_and_thinking(m)
+    if thinking and with_thinking:
+        print("\n> Thinking:\n" + "\n".join(f"> {line}" for line in thinking.splitlines()))
+    elif thinking:
+        print("(thinking hidden; --with-thinking shows it)")
+    print(f"\n{text}\n")
     if shown.sources:
         print("Sources:")
         for s in shown.sources:
@@ -122,14 +139,19 @@ def _print_message(shown: Any, states: dict[tuple[int, int], str]) -> None:
         print()
 
 
-def _view_json(conversation: Any, view: Any, states: dict[tuple[int, int], str]) -> Any:
+def _view_json(conversation: Any, view: Any, states: dict[tuple[int, int], str],
+               with_thinking: bool) -> Any:
     from app.core.store.export import source_record
+
+    def text_fields(m: Any) -> dict[str, str]:
+        text, thinking = _answer_and_thinking(m)
+        return {"text": text, **({"thinking": thinking} if with_thinking and thinking else {})}
 
     return {
         "conversation": dataclasses.asdict(conversation),
         "collections": list(view.scope),
         "messages": [
-            {**dataclasses.asdict(shown.message),
+            {**dataclasses.asdict(shown.message), **text_fields(shown.message),
              "versions": {"index": shown.versions.index, "count": shown.versions.count,
                           "ids": list(shown.versions.ids)},
              "sources": [{**source_record(s),
@@ -185,7 +207,8 @@ def _export(args: argparse.Namespace) -> int:
                 "Ask your administrator if you need a copy.")
         with open_store(args) as store:
             text = export_conversation(policy, store, audit, args.id, args.format,
-                                       path=args.output or "stdout")
+                                       path=args.output or "stdout",
+                                       include_thinking=args.with_thinking)
     finally:
         if audit is not None:
             audit.close()
@@ -199,7 +222,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _rename(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        store.rename(args.id, args.title)
+        rename_conversation(store, args.id, args.title)
     return 0
 
 
@@ -230,6 +253,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--through", type=row_id_arg, metavar="MESSAGE_ID",
                    help="show the branch through this message (another version)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--with-thinking", action="store_true",
+                   help="show reasoning models' thinking (hidden by default)")
 
     p = command("search", "full-text search over every message", _search)
     p.add_argument("query")
@@ -243,6 +268,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("id", type=row_id_arg)
     p.add_argument("--format", choices=["md", "json"], default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--with-thinking", action="store_true",
+                   help="include reasoning models' thinking, marked (left out by default)")
 
     p = command("rename", "change a conversation's title", _rename)
     p.add_argument("id", type=row_id_arg)

@@ -8,12 +8,13 @@ conversations, and their scopes, live in memory for the session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from app.core.engines.base import ChatMessage
 from app.core.errors import EnclaveError
 from app.core.ports import HistoryWriter
+from app.core.reasoning import without_reasoning
 from app.core.source_markers import strip_source_markers
 from app.core.transcript import Transcripts, title_from
 from app.core.turn import Turn
@@ -65,7 +66,7 @@ class Conversations:
     def transcript(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatMessage]:
         """The branch ending at ``leaf_id`` (default: the newest), as the engine sees it."""
         if self.history is None:
-            return list(self._memory.get(conversation_id))
+            return _engine_view((m.role, m.content) for m in self._memory.get(conversation_id))
         return as_chat(self.branch(conversation_id, leaf_id))
 
     def continuing(
@@ -148,9 +149,26 @@ class Conversations:
 def as_chat(chain: Sequence[Any]) -> list[ChatMessage]:
     """Stored messages as the engine sees them (empty, e.g. failed, answers left out).
 
+    See :func:`as_context` for what an earlier answer leaves behind.
+    """
+    return _engine_view((m.role, m.text) for m in chain
+                        if m.role in ("system", "user", "assistant") and m.text)
+
+
+def _engine_view(messages: Iterable[tuple[Any, str]]) -> list[ChatMessage]:
+    """Messages as context; an answer with nothing left (all reasoning) is left out."""
+    kept = [ChatMessage(role, as_context(role, text)) for role, text in messages]
+    return [m for m in kept if m.content or m.role != "assistant"]
+
+
+def as_context(role: str, text: str) -> str:
+    """An earlier message as the next turn's context sees it.
+
+    An answer's reasoning is left out: reasoning models' templates drop earlier thinking
+    (fed back, it would be read as part of the answer) and it fills the context for nothing.
     Source markers an older answer copied are left out too: fed back, they would teach the
     model to copy them again.
     """
-    return [ChatMessage(m.role, strip_source_markers(m.text)[0] if m.role == "assistant"
-                        else m.text)
-            for m in chain if m.role in ("system", "user", "assistant") and m.text]
+    if role != "assistant":
+        return text
+    return strip_source_markers(without_reasoning(text))[0]

@@ -20,6 +20,7 @@ from app.core.conversation_view import ConversationView
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
 from app.core.models.errors import ModelNotFound
+from app.core.reasoning import without_reasoning
 from app.ui.background import BackgroundLane
 from app.ui.chat_view import ChatView, shown_from_view
 from app.ui.composer import ComposerBar, confirm_outgoing
@@ -300,7 +301,9 @@ class TurnController(QObject):
         if not 0 <= index < len(self.view.messages):
             return
         if verb == "copy":
-            QApplication.clipboard().setText(self.view.messages[index].text)
+            shown = self.view.messages[index]  # an answer's thinking is not copied with it
+            QApplication.clipboard().setText(
+                without_reasoning(shown.text) if shown.role == "assistant" else shown.text)
             self.parts.notices.show_notice("Answer copied.")
         elif verb == "regenerate":
             self.regenerate(index)

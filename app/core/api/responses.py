@@ -23,6 +23,8 @@ from app.core.api.errors import ApiError, from_enclave_error, internal_error
 from app.core.api.limits import Limits
 from app.core.api.queue import Job, Lane
 from app.core.errors import EnclaveError
+from app.core.reasoning import split_reasoning
+from app.core.reasoning_stream import Piece, ReasoningStream
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +179,13 @@ class CompletionResponse(JobResponse):
         if failed is not None:
             await self.send_error(send, failed)
             return
+        reasoned = split_reasoning(completion.text)  # thinking apart, as DeepSeek and vLLM do
+        message = {"role": "assistant", "content": reasoned.answer,
+                   **({"reasoning_content": reasoned.thinking} if reasoned.has_thinking else {})}
         body = {
             "id": _completion_id(), "object": "chat.completion", "created": int(time.time()),
             "model": self.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": completion.text},
+            "choices": [{"index": 0, "message": message,
                          "finish_reason": _finish(completion), "logprobs": None}],
             "usage": _usage(completion), "enclave": _notes(value),
         }
@@ -214,15 +219,27 @@ class StreamResponse(JobResponse):
         await self.send_timed(send, {"type": "http.response.start", "status": 200,
                                      "headers": _SSE_HEADERS})
         out = self._chunk({"role": "assistant", "content": ""})
+        reasoning = ReasoningStream()
         while kind == "token":
-            out += self._chunk({"content": value})
+            out += self._deltas(reasoning.feed(value))
             if self.job.events.empty():
                 await self._body(send, out)
                 out = b""
                 kind, value = await self.next_event(gone)
             else:  # whatever else arrived already goes in the same write
                 kind, value = self.job.events.get_nowait()
+        out += self._deltas(reasoning.finish())
         await self._body(send, out + self._ending(kind, value) + b"data: [DONE]\n\n", last=True)
+
+    def _deltas(self, pieces: list[Piece]) -> bytes:
+        """Reasoning as ``reasoning_content``, the answer as ``content``.
+
+        Text a lone closing marker shows was reasoning has gone out as content already; the
+        stream cannot take it back, so it is not sent twice.
+        """
+        field = {"thinking": "reasoning_content", "answer": "content"}
+        return b"".join(self._chunk({field[p.kind]: p.text}) for p in pieces
+                        if p.kind in field)
 
     def _ending(self, kind: str, value: Any) -> bytes:
         if kind == "error":

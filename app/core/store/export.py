@@ -3,7 +3,9 @@
 An export says what each answer was grounded on: its numbered sources (label, collection,
 file, page or section, the document's digest when it was cited) sit under the answer, and the
 collections the conversation answers from head it. Source markers a model copied into an
-answer are left out, as every face leaves them out.
+answer are left out, as every face leaves them out. So is a reasoning model's thinking,
+unless asked for (``include_thinking``): then it is marked as such, before the answer (a
+"Thinking" section in Markdown, a ``thinking`` field in JSON), never mixed into it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from app.core.reasoning import split_reasoning
 from app.core.source_markers import strip_source_markers
 from app.core.store.records import Conversation, Message, StoredSource
 
@@ -24,11 +27,15 @@ def _stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-def _shown(m: Message) -> Message:
+def _shown(m: Message) -> tuple[Message, str]:
+    """The message as exported, and its reasoning ("" for none)."""
     if m.role != "assistant":
-        return m
-    text, removed = strip_source_markers(m.text)
-    return dataclasses.replace(m, text=text) if removed else m
+        return m, ""
+    reasoned = split_reasoning(m.text)
+    text, removed = strip_source_markers(reasoned.answer)
+    if removed or reasoned.has_thinking:
+        m = dataclasses.replace(m, text=text)
+    return m, reasoned.thinking
 
 
 def source_record(s: StoredSource) -> dict[str, Any]:
@@ -49,6 +56,7 @@ def render(
     *,
     sources: Mapping[int, Sequence[StoredSource]] | None = None,
     scope: Sequence[str] = (),
+    include_thinking: bool = False,
 ) -> str:
     """Render a conversation and its messages.
 
@@ -58,6 +66,7 @@ def render(
         fmt: ``"md"`` or ``"json"``.
         sources: Each answer's stored sources, by message id.
         scope: The collections the conversation answers from.
+        include_thinking: Export each answer's reasoning too, marked, before the answer.
 
     Raises:
         ValueError: for any other format.
@@ -71,8 +80,9 @@ def render(
                 "collections": list(scope),
                 "messages": [
                     {**dataclasses.asdict(m),
+                     **({"thinking": thinking} if include_thinking and thinking else {}),
                      "sources": [source_record(s) for s in sources.get(m.id, ())]}
-                    for m in shown
+                    for m, thinking in shown
                 ],
             },
             ensure_ascii=False,
@@ -83,14 +93,23 @@ def render(
     lines = [f"# {conversation.title}", "", f"_Started {_stamp(conversation.created)}_", ""]
     if scope:
         lines += [f"_Answers from the collections: {', '.join(scope)}_", ""]
-    for m in shown:
+    for m, thinking in shown:
         header = f"## {m.role}"
         if m.model_id:
             header += f" ({m.model_id})"
         if not m.complete:
             header += " — incomplete"
-        lines += [header, "", m.text, ""]
+        lines += [header, ""]
+        if include_thinking and thinking:
+            lines += _thinking_lines(thinking)
+        lines += [m.text, ""]
         cited = sources.get(m.id, ())
         if cited:
             lines += ["Sources:", "", *(_source_line(s) for s in cited), ""]
     return "\n".join(lines)
+
+
+def _thinking_lines(thinking: str) -> list[str]:
+    """Reasoning as a quoted "Thinking" section: it reads as aside, not as the answer."""
+    quoted = [f"> {line}" if line.strip() else ">" for line in thinking.splitlines()]
+    return ["> **Thinking**", ">", *quoted, ""]
