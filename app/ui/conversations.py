@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.conversation_view import ConversationView
 from app.ui.background import BackgroundLane
@@ -67,7 +67,7 @@ class ConversationsController(QObject):
         sidebar.open_hit.connect(
             lambda cid, mid, words: self.open_conversation(cid, mid, highlight=words))
         sidebar.search_requested.connect(self.search)
-        sidebar.rename_requested.connect(self._rename)
+        sidebar.rename_requested.connect(self.rename)
         sidebar.pin_requested.connect(lambda cid, p: self.jobs.pin(cid, p, self._listed))
         sidebar.delete_requested.connect(self._delete)
         sidebar.export_requested.connect(export)
@@ -76,6 +76,9 @@ class ConversationsController(QObject):
             sidebar.setEnabled(False)
             sidebar.setToolTip("This session is not saved: there is no history to show.")
         self.turns.history_changed.connect(self.refresh)
+        # The turn has saved its question by its first token: list it now, at the top of
+        # Today, while its answer streams (a new conversation is marked when it ends).
+        self.turns.first_token_painted.connect(lambda _: self.refresh())
         self.turns.conversation_changed.connect(self._conversation_changed)
         self.turns.open_requested.connect(self.open_conversation)
         self.documents.scope_edited.connect(self._scope_edited)
@@ -142,14 +145,12 @@ class ConversationsController(QObject):
         """Search the history; the sidebar shows the hits."""
         self.jobs.search(query, self.sidebar.show_results)
 
-    def _rename(self, cid: int, title: str) -> None:
-        new, ok = QInputDialog.getText(self._window, "Rename conversation", "Title:",
-                                       text=title)
-        if ok and new.strip():
-            self.rename(cid, new.strip())
-
     def rename(self, cid: int, title: str) -> None:
-        """Rename after the user typed the new title."""
+        """Rename after the user typed the new title (in place, in the list).
+
+        The core checks the title; one it refuses (empty, too long) is shown as a failure and
+        the list keeps the old one.
+        """
         self.jobs.rename(cid, title, self._listed)
 
     def _delete(self, cid: int, title: str) -> None:

@@ -1,35 +1,55 @@
 """The conversation list and history search: it draws what the history worker found.
 
-The list always marks the conversation on screen (none for a new one). The search box works
-from the keyboard: Esc clears it, Down moves into the results, Enter opens the chosen one.
+The list shows the conversations under Pinned, Today, Yesterday, … Older (the core groups
+them) and marks the one on screen. A heading is drawn above its group's first row, not as a
+row, so it is never selected, focused or landed on by the arrow keys; each row's accessible
+name says its group. F2 renames in place (Enter saves, Esc cancels), Ctrl+Shift+P pins,
+Delete asks to delete, Enter opens. The search box: Esc clears it, Down enters the results.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QKeySequence, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.theme import LOCK_TOOLTIP
+from app.core.conversation_groups import group_conversations
+from app.core.history_actions import MAX_TITLE_CHARS
+from app.ui.theme import LOCK_TOOLTIP, icon
 
 SEARCH_DELAY_MS = 200  # search once the user pauses typing, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
 FOCUS_ROLE = Qt.ItemDataRole.UserRole + 1
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 2  # the heading drawn above this row, or None
+PINNED_ROLE = Qt.ItemDataRole.UserRole + 3
+PIN_KEYS = "Ctrl+Shift+P"
 _OPERATORS = {"and", "or", "not", "near"}
+_NO_CHANGE = QItemSelectionModel.SelectionFlag.NoUpdate  # move the cursor, not the mark
+_MOUSE = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease,
+          QEvent.Type.MouseButtonDblClick}
+
+
+def header_height(metrics: QFontMetrics) -> int:
+    """The room a group heading takes above its first row: it grows with the text size."""
+    return metrics.height() + 10
 
 
 def query_words(query: str) -> list[str]:
@@ -62,6 +82,103 @@ class SearchBox(QLineEdit):
             super().keyPressEvent(event)
 
 
+class GroupDelegate(QStyledItemDelegate):
+    """Draws a group's heading above its first row; renames a row in place, via the core."""
+
+    renamed = Signal(int, str)  # conversation id, the title as typed
+
+    def _below(self, option: QStyleOptionViewItem, index: Any) -> QStyleOptionViewItem:
+        opt = QStyleOptionViewItem(option)
+        if index.data(HEADER_ROLE):
+            opt.rect = option.rect.adjusted(0, header_height(option.fontMetrics), 0, 0)
+        return opt
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> Any:  # noqa: N802
+        """A row, and its heading's height when it starts a group."""
+        size = super().sizeHint(option, index)
+        if index.data(HEADER_ROLE):
+            size.setHeight(size.height() + header_height(option.fontMetrics))
+        return size
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        """The heading (small, bold, muted), then the row below it."""
+        if label := index.data(HEADER_ROLE):
+            painter.save()
+            font = QFont(option.font)
+            font.setBold(True)
+            font.setPointSizeF(max(font.pointSizeF() * 0.85, 7.0))
+            painter.setFont(font)
+            painter.setPen(option.palette.placeholderText().color())
+            rect = option.rect.adjusted(8, 6, -8, 0)
+            rect.setHeight(header_height(option.fontMetrics) - 6)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter, str(label))
+            painter.restore()
+        super().paint(painter, self._below(option, index), index)
+
+    def createEditor(self, parent: QWidget, option: Any, index: Any) -> QWidget:  # noqa: N802
+        """A one-line title box, bounded as the core bounds a title."""
+        editor = QLineEdit(parent)
+        editor.setMaxLength(MAX_TITLE_CHARS)
+        editor.setAccessibleName("Conversation title")
+        editor.setToolTip("Enter saves the new title; Esc keeps the old one")
+        return editor
+
+    def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem,  # noqa: N802
+                             index: Any) -> None:
+        """Over the row, not its heading."""
+        super().updateEditorGeometry(editor, self._below(option, index), index)
+
+    def setModelData(self, editor: QWidget, model: Any, index: Any) -> None:  # noqa: N802
+        """Enter (or leaving the box): a changed title goes to the core to check and save.
+
+        Nothing is written to the list here: it is drawn again from what the store kept.
+        """
+        text = editor.text() if isinstance(editor, QLineEdit) else ""
+        if text != index.data(Qt.ItemDataRole.DisplayRole):
+            self.renamed.emit(int(index.data(ID_ROLE)), text)
+
+
+class ConversationList(QListWidget):
+    """The grouped list: a heading ignores clicks; Delete and the pin keys act on a row."""
+
+    delete_pressed = Signal(int, str)  # id, title
+    pin_pressed = Signal(int, bool)  # id, pinned after
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.groups = GroupDelegate(self)
+        self.setItemDelegate(self.groups)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)  # F2
+
+    def item_for(self, conversation_id: int | None) -> QListWidgetItem | None:
+        """The row of a conversation, if it is listed."""
+        rows = (self.item(row) for row in range(self.count()))
+        return next((i for i in rows if i.data(ID_ROLE) == conversation_id), None)
+
+    def on_header(self, pos: QPoint) -> bool:
+        """Whether ``pos`` (viewport coordinates) is on a group heading."""
+        index = self.indexAt(pos)
+        return bool(index.isValid() and index.data(HEADER_ROLE)
+                    and pos.y() < self.visualRect(index).top() + header_height(self.fontMetrics()))
+
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """A heading is not a row: pressing or clicking it selects and opens nothing."""
+        if (event.type() in _MOUSE and isinstance(event, QMouseEvent)
+                and self.on_header(event.position().toPoint())):
+            return True
+        return super().viewportEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        """Delete asks to delete the current row; Ctrl+Shift+P pins or unpins it."""
+        item = self.currentItem()
+        if item is not None and event.key() == Qt.Key.Key_Delete:
+            self.delete_pressed.emit(*_id_title(item))
+        elif item is not None and QKeySequence(event.keyCombination()) == QKeySequence(PIN_KEYS):
+            self.pin_pressed.emit(_id_title(item)[0], not item.data(PINNED_ROLE))
+        else:
+            super().keyPressEvent(event)
+
+
 class Sidebar(QWidget):
     """New chat, search box, and either the conversations or the search results."""
 
@@ -69,7 +186,7 @@ class Sidebar(QWidget):
     open_conversation = Signal(int, object)  # conversation id, message id to show (or None)
     open_hit = Signal(int, int, list)  # a search hit: conversation, message, words to mark
     search_requested = Signal(str)
-    rename_requested = Signal(int, str)  # id, current title
+    rename_requested = Signal(int, str)  # id, the new title as typed in place
     pin_requested = Signal(int, bool)
     delete_requested = Signal(int, str)  # id, title
     export_requested = Signal(int, str)  # id, format
@@ -80,6 +197,7 @@ class Sidebar(QWidget):
         self.export_allowed = True
         self.current: int | None = None  # the conversation on screen
         self.listed_ids: set[int] = set()
+        self._waiting: list[Any] | None = None  # a list that came while a title was edited
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.new_button = QPushButton("New chat", self)
@@ -99,7 +217,7 @@ class Sidebar(QWidget):
         self.status.setAccessibleName("Search status")
         self.status.hide()
         layout.addWidget(self.status)
-        self.conversations = QListWidget(self)
+        self.conversations = ConversationList(self)
         self.conversations.setObjectName("conversations")
         self.conversations.setAccessibleName("Conversations")
         self.conversations.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -108,6 +226,12 @@ class Sidebar(QWidget):
         self.conversations.customContextMenuRequested.connect(self._menu)
         self.conversations.itemActivated.connect(self._activated)
         self.conversations.itemClicked.connect(self._activated)
+        self.conversations.groups.renamed.connect(self.rename_requested)
+        # The title box closed (saved or not): draw a list that came meanwhile.
+        self.conversations.groups.closeEditor.connect(
+            lambda *_: QTimer.singleShot(0, self._show_waiting))
+        self.conversations.delete_pressed.connect(self.delete_requested)
+        self.conversations.pin_pressed.connect(self.pin_requested)
         layout.addWidget(self.conversations, 1)
         self.results = QListWidget(self)
         self.results.setObjectName("results")
@@ -128,30 +252,52 @@ class Sidebar(QWidget):
     # --- drawing what the worker found ----------------------------------------------------
 
     def show_conversations(self, conversations: list[Any], current: int | None) -> None:
-        """Pinned first, then newest first (the store's order); ``current`` marked."""
+        """Under their headings (Pinned, Today, … Older), ``current`` marked.
+
+        A list that comes while a title is edited waits for the edit to end.
+        """
+        if self.conversations.state() == QAbstractItemView.State.EditingState:
+            self._waiting = list(conversations)
+            return
+        self._waiting = None
         self.conversations.clear()
-        for c in conversations:
-            title = ("★ " if c.pinned else "") + c.title
-            item = QListWidgetItem(title)
-            item.setData(ID_ROLE, c.id)
-            item.setData(FOCUS_ROLE, None)
-            item.setToolTip(c.title + (" (pinned)" if c.pinned else ""))
-            self.conversations.addItem(item)
+        # The bundled pin, tinted for the theme (no file: no icon, and the heading says it).
+        pin = icon("pin")
+        for group in group_conversations(conversations, datetime.now(UTC)):
+            for n, c in enumerate(group.items):
+                item = QListWidgetItem(c.title)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+                item.setData(ID_ROLE, c.id)
+                item.setData(HEADER_ROLE, group.label if n == 0 else None)
+                item.setData(PINNED_ROLE, bool(c.pinned))
+                item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{c.title} ({group.label})")
+                item.setToolTip(c.title + (" (pinned)" if c.pinned else ""))
+                if c.pinned:
+                    item.setIcon(pin)
+                self.conversations.addItem(item)
         self.listed_ids = {c.id for c in conversations}
         self.mark_current(current)
+
+    def start_rename(self, conversation_id: int) -> None:
+        """Edit a conversation's title in place (F2, the menu's Rename)."""
+        if (item := self.conversations.item_for(conversation_id)) is not None:
+            self.conversations.setFocus()
+            self.conversations.setCurrentItem(item, _NO_CHANGE)
+            self.conversations.editItem(item)
+
+    def _show_waiting(self) -> None:
+        if self._waiting is not None:
+            self.show_conversations(self._waiting, self.current)
 
     def mark_current(self, conversation_id: int | None) -> None:
         """Mark the conversation on screen in the list (``None``: a new one, nothing marked)."""
         self.current = conversation_id
         self.conversations.clearSelection()
         self.conversations.setCurrentRow(-1)
-        for row in range(self.conversations.count()):
-            item = self.conversations.item(row)
-            if item.data(ID_ROLE) == conversation_id:
-                self.conversations.setCurrentItem(item)
-                item.setSelected(True)
-                self.conversations.scrollToItem(item)
-                return
+        if (item := self.conversations.item_for(conversation_id)) is not None:
+            self.conversations.setCurrentItem(item)
+            item.setSelected(True)
+            self.conversations.scrollToItem(item)
 
     def show_results(self, hits: list[Any]) -> None:
         """Search hits with the matched words highlighted."""
@@ -217,20 +363,19 @@ class Sidebar(QWidget):
 
     def _menu(self, pos: QPoint) -> None:
         item = self.conversations.itemAt(pos)
-        if item is None:
+        if item is None or self.conversations.on_header(pos):
             return
         menu = self.menu_for(item)
         menu.exec(self.conversations.viewport().mapToGlobal(pos))
 
     def menu_for(self, item: QListWidgetItem) -> QMenu:
         """The context menu of one conversation."""
-        cid = int(item.data(ID_ROLE))
-        title = item.toolTip().removesuffix(" (pinned)")
-        pinned = item.toolTip().endswith(" (pinned)")
+        cid, title = _id_title(item)
+        pinned = bool(item.data(PINNED_ROLE))
         menu = QMenu(self)
         menu.setAccessibleName("Conversation actions")
-        menu.addAction("Rename…", lambda: self.rename_requested.emit(cid, title))
-        menu.addAction("Unpin" if pinned else "Pin to top",
+        menu.addAction("Rename", QKeySequence("F2"), lambda: self.start_rename(cid))
+        menu.addAction("Unpin" if pinned else "Pin to top", QKeySequence(PIN_KEYS),
                        lambda: self.pin_requested.emit(cid, not pinned))
         for label, fmt in (("Export as Markdown…", "md"), ("Export as JSON…", "json"),
                            ("Export as PDF…", "pdf")):
@@ -241,5 +386,10 @@ class Sidebar(QWidget):
                 action.setToolTip(LOCK_TOOLTIP)
         menu.setToolTipsVisible(True)
         menu.addSeparator()
-        menu.addAction("Delete…", lambda: self.delete_requested.emit(cid, title))
+        menu.addAction("Delete…", QKeySequence("Delete"),
+                       lambda: self.delete_requested.emit(cid, title))
         return menu
+
+
+def _id_title(item: QListWidgetItem) -> tuple[int, str]:
+    return int(item.data(ID_ROLE)), item.text()

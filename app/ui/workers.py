@@ -30,7 +30,11 @@ from app.core.conversation_view import (
 )
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
-from app.core.history_actions import delete_conversation, export_conversation
+from app.core.history_actions import (
+    delete_conversation,
+    export_conversation,
+    rename_conversation,
+)
 from app.core.models.choices import ModelChoice, model_choices
 from app.core.store import HistoryStore
 from app.ui.background import BackgroundLane, ErrorHandler
@@ -340,8 +344,8 @@ class HistoryJobs:
 
     def rename(self, conversation_id: int, title: str,
                on_done: Callable[[list[Any]], None]) -> None:
-        """Rename; ``on_done`` gets the conversations listed again."""
-        self._change(lambda h: h.rename(conversation_id, title), on_done)
+        """Rename (the core checks and cleans the title); ``on_done`` gets the list again."""
+        self._change(lambda h: rename_conversation(h, conversation_id, title), on_done)
 
     def pin(self, conversation_id: int, pinned: bool,
             on_done: Callable[[list[Any]], None]) -> None:

@@ -18,6 +18,7 @@ from app.core.audit.export import read_records
 from app.core.engines.base import GenerationParams
 from app.core.paths import AppPaths
 from app.ui.main_window import MainWindow
+from tests.ui.test_sidebar_groups import groups
 
 pytestmark = pytest.mark.model
 
@@ -136,8 +137,10 @@ def test_rename_pin_and_delete(qtbot: QtBot, saved: MainWindow) -> None:
     b = history.create_conversation("Beta")
     saved.sidebar.pin_requested.emit(a, True)
     qtbot.waitUntil(lambda: saved.sidebar.conversations.count() == 2, timeout=5000)
-    qtbot.waitUntil(lambda: saved.sidebar.conversations.item(0).text() == "★ Alpha",
+    qtbot.waitUntil(lambda: groups(saved) == [("Pinned", [a]), ("Today", [b])],
                     timeout=5000)
+    pinned = saved.sidebar.conversations.item(0)
+    assert pinned.text() == "Alpha" and not pinned.icon().isNull()  # a pin icon, no star
     saved.rename_confirmed(b, "Beta renamed")
     qtbot.waitUntil(lambda: saved.sidebar.conversations.item(1).text() == "Beta renamed",
                     timeout=5000)
