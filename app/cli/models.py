@@ -14,7 +14,6 @@ from typing import Any
 from app.cli._common import print_json
 from app.core.audit import events
 from app.core.context import record_event
-from app.core.errors import EnclaveError
 from app.core.units import human_size
 
 
@@ -214,9 +213,9 @@ def _rows(registry: Any, policy: Any, settings: Any) -> list[dict[str, Any]]:
 
 def _active(registry: Any, policy: Any, settings: Any) -> str | None:
     """The active model's id, the catalog default standing in when none was chosen."""
-    from app.core.models.catalog import default_entry
+    from app.core.models.manage import active_id
 
-    return registry.active_model_id(policy, settings) or default_entry().id
+    return active_id(registry, policy, settings)
 
 
 def list_models(args: argparse.Namespace) -> int:
@@ -327,20 +326,17 @@ def import_model(args: argparse.Namespace) -> int:
             last[0] = pct
             print(f"copying {args.path.name}: {pct}%", file=sys.stderr)
 
-    try:
-        result = registry.import_model(args.path, progress=_progress)
-    except EnclaveError as exc:
-        record_event(registry.paths, events.MODEL_REFUSED, detail={"file": str(args.path)},
-                     outcome={"status": "denied", "reason": exc.message})
-        raise
+    from app.core.models.manage import import_file
+
+    def _audit(event: str, **fields: Any) -> None:
+        record_event(registry.paths, event, **fields)
+
+    try:  # the core refuses in restricted mode and records the import or refusal
+        result = import_file(registry, args.path, policy, progress=_progress, audit=_audit)
     finally:
         signal.signal(signal.SIGTERM, previous)
     status = registry.status(result.model, policy,
                              context_length=settings.get("engine.context_length"))
-    record_event(registry.paths, events.MODEL_IMPORTED,
-                 model={"id": result.model.id, "sha256": result.sha256},
-                 detail={"file": str(args.path), "provenance": status.provenance},
-                 outcome={"status": "ok", "reason": "imported"})
     if args.json:
         print_json({
             "id": result.model.id, "path": str(result.model.path), "sha256": result.sha256,
@@ -361,11 +357,12 @@ def import_model(args: argparse.Namespace) -> int:
 
 def remove(args: argparse.Namespace) -> int:
     """Delete a model from the user's own models directory."""
+    from app.core.models.manage import remove_model
+
     registry, policy, settings = _context()
-    was_active = registry.active_model_id(policy, settings)
-    model = registry.remove(args.id)
+    model, was_active = remove_model(registry, args.id, policy, settings)
     print(f"Removed {model.id} ({model.path}).")
-    if was_active == model.id:
+    if was_active:
         print("It was the model for new chats; the default model is used until you choose "
               "another with `enclave models default ID`.")
     return 0

@@ -1,12 +1,14 @@
 """The main window's menus and the dialogs and one-off actions they open.
 
-``WindowMenus`` owns the menu bar (and its shortcuts), the About, Settings, Policy and Usage
-windows, links from the conversation, and exports. It acts on a ``MenuHost`` (what the window
-offers: new chat, regenerate, notices…) and on the history jobs, never on the window's insides.
+``WindowMenus`` owns the menu bar (and its shortcuts), the About, Settings, Policy, Usage,
+Models, Evaluate and Compare windows, links from the conversation, and exports. It acts on a
+``MenuHost`` (what the window offers: new chat, regenerate, notices…) and on the history jobs,
+never on the window's insides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +29,7 @@ from app.ui.api_switch import ApiSwitch
 from app.ui.banners import ClassificationBanner, banner_spec, close_with_keys
 from app.ui.dialogs import PolicyDialog, SettingsDialog, start_folder
 from app.ui.export import FORMATS, export_allowed
+from app.ui.prompt_actions import PromptActions
 from app.ui.theme import LOCK_TOOLTIP
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from app.ui.background import BackgroundLane
     from app.ui.compare_view import CompareView
     from app.ui.evaluate_view import EvaluateView
+    from app.ui.models_page import ModelsPage
     from app.ui.usage_view import UsageView
     from app.ui.workers import Exported, HistoryJobs
 
@@ -51,6 +55,10 @@ class MenuHost(Protocol):
     def conversation_id(self) -> int | None:
         """The conversation on screen, if it was saved."""
 
+    @property
+    def busy(self) -> bool:
+        """Whether a model loads or an answer streams."""
+
     def new_chat(self) -> None:
         """Start a fresh conversation."""
 
@@ -62,6 +70,9 @@ class MenuHost(Protocol):
 
     def edit_last(self) -> None:
         """Edit the last question."""
+
+    def insert_prompt(self, text: str) -> None:
+        """Put a library prompt's text into the composer."""
 
     def focus_search(self) -> None:
         """Put the cursor in the history search box."""
@@ -105,6 +116,12 @@ class WindowMenus:
         self.usage: UsageView | None = None  # the Usage window, once opened
         self.evaluation: EvaluateView | None = None  # the Evaluate window, once opened
         self.comparison: CompareView | None = None  # the Compare window, once opened
+        self.models: ModelsPage | None = None  # the Models window, once opened
+        # Called when the Models window imports, removes or chooses a model (the window
+        # refills its model picker).
+        self.on_models_changed: Callable[[], None] | None = None
+        self.prompts = PromptActions(window, app, lambda: host.conversation_id,
+                                     host.insert_prompt, host.show_notice)
         self._build()
 
     def about_text(self) -> str:
@@ -153,17 +170,26 @@ class WindowMenus:
         self.usage.resize(900, 640)
         self.usage.show()
 
-    def open_evaluate(self) -> None:
-        """Evaluate the loaded model (else the default) in a window of its own."""
+    def open_evaluate(self, model_id: str | None = None) -> None:
+        """Evaluate a model (default: the loaded one, else the default) in its own window."""
         from app.ui.evaluate_view import EvaluateView
 
         if self.evaluation is not None and self.evaluation.isVisible():
-            self.evaluation.activateWindow()
-            return
+            if model_id is None or self.evaluation.model_id == model_id:
+                self.evaluation.activateWindow()
+                return
+            if self.evaluation.running:  # one evaluation at a time: the running one stays
+                self.evaluation.activateWindow()
+                self.host.show_notice("An evaluation is running; cancel it to evaluate "
+                                      f"{model_id}.")
+                return
+            self.evaluation.close()
         if self.evaluation is not None:
             self.evaluation.deleteLater()  # closed: its lane has stopped
         info = self.host.engine_info
-        self.evaluation = EvaluateView(self.app, info.model_id if info else None, self.window)
+        if model_id is None:
+            model_id = info.model_id if info else None
+        self.evaluation = EvaluateView(self.app, model_id, self.window)
         self.evaluation.setWindowFlag(Qt.WindowType.Window)
         self.evaluation.setWindowTitle("Enclave — Evaluate model")
         self.evaluation.resize(800, 640)
@@ -184,17 +210,50 @@ class WindowMenus:
         self.comparison.resize(900, 680)
         self.comparison.show()
 
+    def open_models_page(self) -> None:
+        """The Models window: installed models, their status, import, remove, default."""
+        from app.ui.models_page import ModelsPage
+
+        if self.models is not None and self.models.isVisible():
+            self.models.activateWindow()
+            return
+        if self.models is not None:
+            self.models.deleteLater()  # closed: its lane has stopped
+        page = self.models = ModelsPage(self.app, self.window)
+        page.setWindowFlag(Qt.WindowType.Window)
+        page.setWindowTitle("Enclave — Models")
+        page.resize(1000, 600)
+        # As the model picker does: the window loads it, its status bar shows the progress.
+        page.load_requested.connect(self._load_from_page)
+        page.evaluate_requested.connect(self.open_evaluate)
+        page.compare_requested.connect(self.open_compare)
+        page.models_changed.connect(self._models_changed)
+        page.show()
+
+    def _load_from_page(self, model_id: str) -> None:
+        if self.host.busy:  # as the model picker: never swap the model under an answer
+            self.host.show_notice("Wait for the answer to finish (or press Esc), then load "
+                                  f"{model_id}.")
+            return
+        self.host.load_model(model_id)
+
+    def _models_changed(self) -> None:
+        if self.on_models_changed is not None:
+            self.on_models_changed()
+
     def shutdown(self) -> None:
-        """Window closing: cancel an evaluation or comparison, stop the local API."""
-        for view in (self.evaluation, self.comparison):
+        """Window closing: cancel an evaluation, comparison or import; stop the local API."""
+        for view in (self.evaluation, self.comparison, self.models):
             if view is not None:
                 view.shutdown()
+        self.prompts.shutdown()
         self.api.shutdown()
 
     def lanes(self) -> list[BackgroundLane]:
         """The lanes the menus' windows and switches own."""
-        extra = [v.lane for v in (self.evaluation, self.comparison) if v is not None]
-        return [self.api.lane, *extra]
+        extra = [v.lane for v in (self.evaluation, self.comparison, self.models)
+                 if v is not None]
+        return [self.api.lane, *extra, *self.prompts.lanes()]
 
     def _build(self) -> None:
         bar = QMenuBar(self.window)
@@ -215,12 +274,17 @@ class WindowMenus:
         self._action(edit, "Regenerate last answer", h.regenerate_last, "Ctrl+R")
         self._action(edit, "Edit last message", h.edit_last, "Ctrl+E")
         self._action(edit, "Search history", h.focus_search, "Ctrl+F")
+        edit.addSeparator()
+        self._action(edit, "Prompt library…", self.prompts.open_library, "Ctrl+Shift+L")
+        self._action(edit, "System prompt…", self.prompts.open_system_prompt)
         tools = bar.addMenu("&Tools")
         self._action(tools, "Settings…", self.open_settings, "Ctrl+,")
         self._action(tools, "View policy…", self.open_policy)
         self._action(tools, "Usage…", self.open_usage)
         self.documents_action = self._action(tools, "Documents…", h.open_documents)
-        self._action(tools, "Evaluate model…", self.open_evaluate)
+        self.models_action = self._action(tools, "Models…", self.open_models_page,
+                                          "Ctrl+Shift+M")
+        self._action(tools, "Evaluate model…", lambda: self.open_evaluate())
         self._action(tools, "Compare models…", self.open_compare)
         tools.addSeparator()
         self.api = ApiSwitch(self.app, self.window, tools, h.show_notice, h.show_failure)
