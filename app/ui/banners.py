@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QLabel, QLayout, QVBoxLayout, QWidget
 
+from app.ui.design import palette
+
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
@@ -109,12 +111,13 @@ def available_routes(policy: Any) -> list[Any]:
 
 
 def route_text(route: str, classification: str) -> tuple[str, str, str]:
-    """Label, tooltip and colour for the route indicator."""
+    """Label, tooltip and colour for the route indicator (the design's route colours)."""
+    colours = palette(dark=False)
     if route in ("", "local"):
         return ("LOCAL · this machine", "Your words are processed on this computer only.",
-                "#1b5e20")
+                colours.local)
     where = "inside your organization" if classification == "internal" else (
         "OUTSIDE your organization")
-    colour = "#0d47a1" if classification == "internal" else "#b71c1c"
+    colour = colours.remote
     return (f"{route.upper()} · {classification}",
             f"Your words are sent to {html.escape(route)}, {where}.", colour)

@@ -1,7 +1,10 @@
-"""The conversation: messages appended as they stream, Markdown once an answer is done.
+"""The conversation: message cards, appended as they stream, Markdown once an answer is done.
 
-Streaming appends plain text at the end of the document (no re-layout of earlier messages);
-when the answer completes, only that answer's range is replaced by its Markdown rendering.
+Each message is a card (``app.ui.markdown``) in a centred column of readable width. Streaming
+appends plain text into the open answer's card, in the finished answer's font and colour;
+when it completes, only that card is replaced by its Markdown rendering. Reasoning
+(``app.core.reasoning``) is never drawn as answer text: a muted "Thinking…" count stands for
+it while it streams, and a finished answer keeps it collapsed under "Thinking".
 Actions on a message (Copy, Regenerate, Edit, the ``‹ 1/2 ›`` version arrows) are links the
 window handles; Copy, Regenerate and Edit also exist as menu actions with a shortcut, for
 keyboard and screen-reader users. Each answer lists its own sources under it; ``[n]`` in the
@@ -10,62 +13,37 @@ line and in the answer's text opens that answer's passage ``n``.
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QResizeEvent, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
-from app.core.conversation_view import ConversationView, Versions
-from app.ui.citations import (
-    SOURCE_SCHEME,
-    PassageDialog,
-    PassageViewer,
-    ShownSource,
-    sources_html,
+from app.core.conversation_view import Versions
+from app.core.reasoning import split_reasoning
+from app.ui.citations import SOURCE_SCHEME, PassageDialog, PassageViewer, ShownSource
+from app.ui.design import CONTENT_MAX_WIDTH, SPACE_L, palette
+from app.ui.markdown import (
+    ACTION_SCHEME,
+    COPY_SCHEME,
+    ICON_SCHEME,
+    ShownMessage,
+    message_html,
+    shown_from_view,
+    streaming_card_html,
 )
-from app.ui.footer import footer_for_message
-from app.ui.markdown import COPY_SCHEME, link_citations, render_markdown
+from app.ui.theme import icon_image, theme_events
 
-ACTION_SCHEME = "enclave-action"
-# The sidebar's colour for a search hit; the text on it is drawn dark so that it reads the
-# same in the light and the dark theme.
+__all__ = ["ACTION_SCHEME", "ChatView", "ShownMessage", "shown_from_view"]
+# A search hit's colour, with dark text on it in both themes (as in the sidebar).
 HIGHLIGHT_BACKGROUND = "#ffe066"
 HIGHLIGHT_TEXT = "#000000"
-
-
-@dataclass
-class ShownMessage:
-    """One message as the view shows it (the branch the user is looking at)."""
-
-    role: str  # "user" or "assistant"
-    text: str
-    message_id: int | None = None
-    parent_id: int | None = None
-    footer: str = ""
-    complete: bool = True
-    sources: tuple[ShownSource, ...] = ()  # an answer's numbered sources, in [n] order
-    versions: Versions | None = None  # None: not saved, or not known yet
-
-
-def shown_from_view(view: ConversationView) -> list[ShownMessage]:
-    """The core's view of a conversation as the chat view shows it (questions and answers).
-
-    What each cited document has become since is not known yet: that needs the document
-    index (see ``ChatView.set_source_status``).
-    """
-    shown = []
-    for item in view.messages:
-        m = item.message
-        if m.role not in ("user", "assistant"):
-            continue
-        sources = tuple(ShownSource(s) for s in item.sources)
-        shown.append(ShownMessage(m.role, m.text, m.id, m.parent_id, footer_for_message(m),
-                                  m.complete, sources, item.versions))
-    return shown
+_STREAM_MARK = "\u2063"  # an invisible placeholder where the streamed text begins
+# The end of a streamed text that may be the start of a reasoning marker: held back a moment.
+_PARTIAL_MARKER = re.compile(r"<[|/a-zA-Z_]{0,24}$")
 
 
 class ChatView(QTextBrowser):
@@ -79,17 +57,65 @@ class ChatView(QTextBrowser):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("chat-view")
         self.setAccessibleName("Conversation")
         self.setAccessibleDescription("Messages of the open conversation; links need Enter.")
         self.setOpenLinks(False)  # links open only after the user confirms (main window)
         self.anchorClicked.connect(self._anchor)
-        self._answer_start: int | None = None
         self.messages: list[ShownMessage] = []
         self.code_blocks: list[str] = []
         self.dark = False
         self.highlighted_words: list[str] = []
         self.passages = PassageViewer(self)
         self.passages.opened.connect(self.passage_opened)
+        self.expanded: set[object] = set()  # messages whose reasoning is shown (see _key)
+        # The open answer: where its card starts, the raw text, and cursors into the card.
+        # _shown: the answer drawn so far (the raw text less its reasoning); _reasoning: the
+        # raw text may hold reasoning markers; _stream: where streamed text goes; _body: where
+        # the answer begins; _label: the role label's length (the "Thinking…" words follow).
+        self._card_start: int | None = None
+        self._label = 0
+        self._raw, self._shown, self._reasoning = "", "", False
+        self._stream: QTextCursor | None = None
+        self._body: QTextCursor | None = None
+        theme_events().changed.connect(self._theme_changed)
+        self._apply_style()
+
+    # --- theme and layout -----------------------------------------------------------------
+
+    def _theme_changed(self, dark: bool) -> None:
+        self.dark = dark
+        self.rerender()
+
+    def _apply_style(self) -> None:
+        accent = palette(self.dark).accent
+        self.document().setDefaultStyleSheet(f"a {{ color: {accent}; text-decoration: none; }}")
+
+    def _fit_width(self) -> None:
+        """Centre the text in a column no wider than reads well (the window may be wider)."""
+        side = max(SPACE_L, (self.viewport().width() - CONTENT_MAX_WIDTH) // 2)
+        root = self.document().rootFrame()
+        frame = root.frameFormat()
+        if frame.leftMargin() != side or frame.rightMargin() != side:
+            frame.setLeftMargin(side)
+            frame.setRightMargin(side)
+            frame.setTopMargin(SPACE_L / 2)
+            frame.setBottomMargin(SPACE_L)
+            root.setFrameFormat(frame)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        """Keep the column centred at its readable width."""
+        super().resizeEvent(event)
+        self._fit_width()
+
+    def loadResource(self, kind: int, url: QUrl | str) -> object:  # noqa: N802 - Qt API
+        """Icons in the cards are the bundled ones, tinted for the theme; nothing else loads."""
+        url = QUrl(url)
+        if url.scheme() == ICON_SCHEME and kind == QTextDocument.ResourceType.ImageResource:
+            colours = palette(self.dark)
+            colour = colours.accent if url.path() == "assistant" else colours.muted
+            return icon_image(url.path(), colour, 16)
+        return None  # model text can name no file or page to read (its images are links)
 
     # --- whole conversation ---------------------------------------------------------------
 
@@ -97,25 +123,33 @@ class ChatView(QTextBrowser):
         """Empty the view."""
         self.messages = []
         self.code_blocks = []
-        self._answer_start = None
+        self._end_stream()
         self._clear_highlight()
         self.clear()
+        self._fit_width()
 
     def set_messages(self, messages: list[ShownMessage]) -> None:
         """Show a whole branch at once (one layout pass, not one per message)."""
         self.messages = list(messages)
         self.code_blocks = []
-        self._answer_start = None
+        self._end_stream()
         self._clear_highlight()
+        self._apply_style()
         self.setHtml("".join(self._entry_html(i) for i in range(len(self.messages))))
+        self._fit_width()
         self._scroll_to_end()
 
     def rerender(self) -> None:
         """Draw again (the theme changed); highlighted words stay highlighted."""
-        if self._answer_start is None:
-            words = self.highlighted_words
-            self.set_messages(self.messages)
-            self.highlight(words)
+        if self._stream is None:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        """Draw again where the reader was, with the same highlights."""
+        at, words = self.verticalScrollBar().value(), self.highlighted_words
+        self.set_messages(self.messages)
+        self.highlight(words)
+        self.verticalScrollBar().setValue(at)
 
     def set_versions(self, versions: Mapping[int, Versions]) -> None:
         """Give the shown messages their versions by id; draw again only if one changed."""
@@ -126,7 +160,7 @@ class ChatView(QTextBrowser):
                 drawn = shown.versions.label() if shown.versions is not None else ""
                 changed = changed or new.label() != drawn
                 shown.versions = new
-        if changed and self._answer_start is None:
+        if changed and self._stream is None:
             self.set_messages(self.messages)
 
     def set_source_status(self, states: Mapping[tuple[int, int], str]) -> None:
@@ -144,11 +178,8 @@ class ChatView(QTextBrowser):
             shown.sources = sources
         # While an answer streams the view is not redrawn (that would cut the stream); the
         # states are kept and drawn with the next whole redraw.
-        if changed and self._answer_start is None:
-            at, words = self.verticalScrollBar().value(), self.highlighted_words
-            self.set_messages(self.messages)
-            self.highlight(words)
-            self.verticalScrollBar().setValue(at)
+        if changed and self._stream is None:
+            self._redraw()
 
     def highlight(self, words: Sequence[str]) -> None:
         """Mark ``words`` wherever the conversation shows them (a search hit was opened).
@@ -190,16 +221,32 @@ class ChatView(QTextBrowser):
         """Bring a message into view (a search hit)."""
         self.scrollToAnchor(f"m{message_id}")
 
-    # --- one message at a time ------------------------------------------------------------
+    def toggle_thinking(self, index: int) -> bool:
+        """Show or hide the reasoning of the answer at ``index``; returns whether it is shown.
 
-    def _cursor_at_end(self) -> QTextCursor:
-        cursor = self.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        return cursor
+        Kept per message across redraws; not while an answer streams (a redraw would cut it).
+        """
+        if not 0 <= index < len(self.messages) or self._stream is not None:
+            return self.thinking_shown(index)
+        key = self._key(index)
+        self.expanded.symmetric_difference_update({key})
+        self._redraw()
+        return key in self.expanded
+
+    def thinking_shown(self, index: int) -> bool:
+        """Whether the reasoning of the message at ``index`` is expanded."""
+        return 0 <= index < len(self.messages) and self._key(index) in self.expanded
+
+    def _key(self, index: int) -> object:
+        shown = self.messages[index]
+        return shown.message_id if shown.message_id is not None else ("unsaved", index)
+
+    # --- one message at a time ------------------------------------------------------------
 
     def _new_block(self) -> QTextCursor:
         """A cursor on a fresh, unformatted paragraph at the end."""
-        cursor = self._cursor_at_end()
+        cursor = self.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
         if not self.document().isEmpty():
             cursor.insertBlock()
         cursor.setCharFormat(QTextCharFormat())
@@ -214,48 +261,83 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def begin_answer(self, who: str) -> None:
-        """Open a block for an answer that is about to stream."""
+        """Open a card for an answer that is about to stream (``who``: the model)."""
         cursor = self._new_block()
-        cursor.insertHtml(f"<p style='margin-top:10px'><b>{html.escape(who)}</b></p>")
-        cursor = self._new_block()
-        self._answer_start = cursor.position()
+        self._card_start = cursor.position()
+        cursor.insertHtml(streaming_card_html(who, _STREAM_MARK, self.dark))
+        mark = self.document().find(_STREAM_MARK, self._card_start)
+        mark.removeSelectedText()  # the stream goes where the placeholder was, in its style
+        self._stream = QTextCursor(mark)
+        self._body = QTextCursor(mark)
+        self._body.setKeepPositionOnInsert(True)
+        self._label = mark.block().previous().length() - 1  # the role label's characters
+        self._raw, self._shown, self._reasoning = "", "", False
         self._scroll_to_end()
 
     def append_stream(self, text: str) -> None:
-        """Append streamed text to the open answer."""
-        if not text or self._answer_start is None:
+        """Append streamed text to the open answer (its reasoning only as a count)."""
+        if not text or self._stream is None:
             return
         bar = self.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 4
-        self._cursor_at_end().insertText(text)
+        self._raw += text
+        self._reasoning = self._reasoning or "<" in text
+        if self._reasoning:
+            self._draw_reasoned()
+        else:
+            self._stream.insertText(text)
+            self._shown += text
         if follow:
             self._scroll_to_end()
+
+    def _draw_reasoned(self) -> None:
+        """Draw the raw text so far as its answer, and a count for its reasoning."""
+        if self._stream is None or self._body is None:
+            return
+        reasoned = split_reasoning(self._raw)
+        answer = _PARTIAL_MARKER.sub("", reasoned.answer)
+        if reasoned.has_thinking:  # the count replaces the words after the role label
+            words = len(reasoned.thinking.split())
+            status = QTextCursor(self._body.block().previous())
+            status.setPosition(status.position() + self._label)
+            status.movePosition(QTextCursor.MoveOperation.EndOfBlock,
+                                QTextCursor.MoveMode.KeepAnchor)
+            status.insertText(f" · Thinking… {words} words" if reasoned.open
+                              else f" · Thought ({words} words)")
+        if answer.startswith(self._shown):
+            self._stream.insertText(answer[len(self._shown):])
+        else:  # a marker completed: what was drawn as answer was not
+            self._stream.setPosition(self._body.position(), QTextCursor.MoveMode.KeepAnchor)
+            self._stream.insertText(answer)
+        self._shown = answer
 
     def end_answer(
         self, text: str, footer: str, message_id: int | None = None,
         parent_id: int | None = None, complete: bool = True, sources: Sequence[Any] = (),
     ) -> None:
-        """Replace the streamed text (and its header) by the rendered answer and its footer.
+        """Replace the streamed card by the rendered answer and its footer.
 
         ``sources`` are the answer's numbered sources as the turn returned them (its
         documents are current: they were just read).
         """
         self.messages.append(ShownMessage("assistant", text, message_id, parent_id, footer,
                                           complete, tuple(ShownSource(s) for s in sources)))
-        if self._answer_start is not None:
+        if self._card_start is not None:
             cursor = self.textCursor()
-            cursor.setPosition(self._answer_start)
-            # Back over the header block written by begin_answer.
-            cursor.movePosition(QTextCursor.MoveOperation.PreviousBlock)
-            cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
+            cursor.setPosition(self._card_start)
             cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
             cursor.setCharFormat(QTextCharFormat())
+            self._end_stream()
             cursor.insertHtml(self._entry_html(len(self.messages) - 1))
-            self._answer_start = None
         else:
             self._new_block().insertHtml(self._entry_html(len(self.messages) - 1))
         self._scroll_to_end()
+
+    def _end_stream(self) -> None:
+        self._card_start = None
+        self._stream = self._body = None
+        self._raw, self._shown, self._reasoning = "", "", False
 
     def set_user_id(self, message_id: int | None) -> None:
         """Give the newest user message the id the store assigned (known once sent)."""
@@ -270,17 +352,12 @@ class ChatView(QTextBrowser):
         self.set_messages(self.messages[:count])
 
     def answer_text(self) -> str:
-        """Text streamed so far into the open answer."""
-        if self._answer_start is None:
-            return ""
-        cursor = self.textCursor()
-        cursor.setPosition(self._answer_start)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        return cursor.selectedText().replace("\u2029", "\n")
+        """Text streamed so far into the open answer, exactly as it came (reasoning too)."""
+        return self._raw if self._stream is not None else ""
 
     def streaming(self) -> bool:
         """Whether an answer is open."""
-        return self._answer_start is not None
+        return self._stream is not None
 
     def last_answer(self) -> str:
         """The newest finished answer's text, or ``""``."""
@@ -292,50 +369,12 @@ class ChatView(QTextBrowser):
     # --- rendering ------------------------------------------------------------------------
 
     def _entry_html(self, index: int) -> str:
-        shown = self.messages[index]
-        anchor = f"<a name='m{shown.message_id}'></a>" if shown.message_id else ""
-        versions = self._versions_html(index, shown.versions)
-        if shown.role == "user":
-            body = html.escape(shown.text).replace("\n", "<br>")
-            actions = f"<a href='{ACTION_SCHEME}:edit:{index}' title='Edit and resend'>Edit</a>"
-            return (
-                f"<p style='margin-top:12px'>{anchor}<b>You</b></p><p>{body}</p>"
-                f"<p style='font-size:small'>{actions}{versions}</p>"
-            )
-        rendered = render_markdown(shown.text, dark=self.dark, block_offset=len(self.code_blocks))
+        key = self._key(index)
+        rendered = message_html(self.messages[index], index, dark=self.dark,
+                                expanded=key in self.expanded,
+                                block_offset=len(self.code_blocks))
         self.code_blocks.extend(rendered.code_blocks)
-        body = rendered.html
-        sources = ""
-        if shown.sources:
-            body = link_citations(body, {s.n for s in shown.sources},
-                                  lambda n: f"{SOURCE_SCHEME}:{index}:{n}")
-            sources = sources_html(index, shown.sources)
-        actions = (
-            f"<a href='{ACTION_SCHEME}:copy:{index}' title='Copy this answer'>Copy</a>"
-            f" &nbsp; <a href='{ACTION_SCHEME}:regenerate:{index}' "
-            f"title='Answer this again'>Regenerate</a>"
-        )
-        footer = html.escape(shown.footer)
-        return (
-            f"<p style='margin-top:10px'>{anchor}<b>Assistant</b></p>{body}{sources}"
-            f"<p style='color:gray; font-size:small'>{footer}</p>"
-            f"<p style='font-size:small'>{actions}{versions}</p>"
-        )
-
-    @staticmethod
-    def _versions_html(index: int, versions: Versions | None) -> str:
-        """`` ‹ 2/3 ›``: an arrow is a link where there is a version that way."""
-        if versions is None or versions.count < 2:
-            return ""
-
-        def arrow(verb: str, mark: str, target: int | None, tip: str) -> str:
-            if target is None:
-                return f"<span style='color:gray'>{mark}</span>"
-            return f"<a href='{ACTION_SCHEME}:{verb}:{index}' title='{tip}'>{mark}</a>"
-
-        return (f" &nbsp; {arrow('previous', '‹', versions.previous, 'Previous version')} "
-                f"{versions.index}/{versions.count} "
-                f"{arrow('next', '›', versions.next, 'Next version')}")
+        return rendered.html
 
     def _anchor(self, url: QUrl) -> None:
         scheme = url.scheme()
@@ -347,7 +386,9 @@ class ChatView(QTextBrowser):
                 self.open_source(int(index), int(n))
         elif scheme == ACTION_SCHEME:
             verb, _, index = url.path().partition(":")
-            if index.isdigit():
+            if verb == "thinking" and index.isdigit():
+                self.toggle_thinking(int(index))
+            elif index.isdigit():
                 self.action_requested.emit(verb, int(index))
         else:
             self.link_requested.emit(url)

@@ -6,17 +6,23 @@ bound for another machine is shown, exactly as it will leave, before it is sent.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from app.ui.design import SPACE_S, SPACE_XS, palette
+from app.ui.theme import current_dark, icon, theme_events
 
 
 class Composer(QPlainTextEdit):
@@ -28,8 +34,17 @@ class Composer(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Ask anything — it stays on this machine. (Shift+Enter: new line)")
         self.setAccessibleName("Message")
+        self.setObjectName("composer")
         self.setTabChangesFocus(True)
+        self.setMinimumHeight(44)
         self.setMaximumHeight(140)
+        # Its size hint, not all the room: the conversation is what grows with the window.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        """Three lines tall: the conversation keeps the room (longer drafts scroll)."""
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.fontMetrics().lineSpacing() * 3 + 16)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         """Enter submits; Shift+Enter inserts a line break."""
@@ -43,7 +58,10 @@ class Composer(QPlainTextEdit):
 
 
 class ComposerBar(QWidget):
-    """Under the conversation: the editing notice, the documents bar, the composer and buttons.
+    """Under the conversation: the editing notice, and a card with the composer and buttons.
+
+    The card (``composer-card``) holds the message box and, under it, the documents bar
+    (attach, the attached collections) with Stop and the accent Send button on the right.
 
     Args:
         docs_bar: The documents control shown above the composer.
@@ -64,27 +82,58 @@ class ComposerBar(QWidget):
         self.edit_label.setAccessibleName("Editing")
         self.edit_label.hide()
         layout.addWidget(self.edit_label)
-        layout.addWidget(docs_bar)
-        self.composer = Composer(self)
+        self.card = QFrame(self)
+        self.card.setObjectName("composer-card")
+        inside = QVBoxLayout(self.card)
+        inside.setContentsMargins(SPACE_XS, SPACE_XS, SPACE_S, SPACE_S)
+        inside.setSpacing(SPACE_XS)
+        self.composer = Composer(self.card)
         self.composer.submitted.connect(self.send_requested)
+        self.composer.installEventFilter(self)  # the card shows the focus ring
         self.send_button = self._button("Send", "Send (Enter)")
+        self.send_button.setObjectName("primary")
         self.send_button.clicked.connect(
             lambda: self.send_requested.emit(self.composer.toPlainText().strip()))
         self.stop_button = self._button("Stop", "Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
+        self.docs_bar = docs_bar
         row = QHBoxLayout()
-        row.addWidget(self.composer, 1)
-        row.addLayout(buttons)
-        layout.addLayout(row)
+        row.setContentsMargins(SPACE_XS, 0, 0, 0)
+        row.addWidget(docs_bar, 1)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.send_button)
+        inside.addWidget(self.composer, 1)
+        inside.addLayout(row)
+        layout.addWidget(self.card)
+        theme_events().changed.connect(self._draw_icons)
+        self._draw_icons()
 
     def _button(self, text: str, tip: str) -> QPushButton:
-        button = QPushButton(text, self)
+        button = QPushButton(text, self.card)
         button.setAccessibleName(text)
         button.setToolTip(tip)
+        button.setIconSize(QSize(16, 16))
         return button
+
+    def _draw_icons(self, dark: bool | None = None) -> None:
+        """Tint the icons for the theme (again when it changes)."""
+        on_accent = palette(current_dark() if dark is None else dark).on_accent
+        self.send_button.setIcon(icon("send", dark, on_accent))
+        self.stop_button.setIcon(icon("stop", dark))
+        # The documents bar's attach button gets the same icon set (it is a tool button).
+        attach = getattr(self.docs_bar, "attach_button", None)
+        if isinstance(attach, QToolButton):
+            attach.setIcon(icon("attach", dark))
+            attach.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Draw the card's focus ring while the message box has the focus."""
+        if watched is self.composer and event.type() in (QEvent.Type.FocusIn,
+                                                         QEvent.Type.FocusOut):
+            self.card.setProperty("focused", event.type() == QEvent.Type.FocusIn)
+            self.card.style().unpolish(self.card)
+            self.card.style().polish(self.card)
+        return super().eventFilter(watched, event)
 
     def enable(self, *, send: bool, stop: bool) -> None:
         """Enable Send and Stop for what the window is doing."""

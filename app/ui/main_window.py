@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QLineEdit,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 from app.core.context import AppContext, engine_options, generation_params
 from app.core.engines.base import EngineInfo
 from app.core.errors import EnclaveError
+from app.core.reasoning import without_reasoning
+from app.core.welcome import welcome_facts_for
 from app.ui.background import BackgroundLane
 from app.ui.banners import ClassificationBanner, banner_spec
 from app.ui.chat_view import ChatView
@@ -40,8 +42,9 @@ from app.ui.pages import NoModelPage
 from app.ui.route_preview import RoutePreview
 from app.ui.sidebar import Sidebar
 from app.ui.status_bar import StatusBar
-from app.ui.theme import apply_theme
+from app.ui.theme import apply_theme, theme_events
 from app.ui.turns import TurnController, TurnParts
+from app.ui.welcome import WelcomeOverlay
 from app.ui.window_actions import WindowMenus
 
 NO_MODEL = ("No model is loaded, so nothing can answer yet. Ask your IT team to install an "
@@ -81,6 +84,8 @@ class MainWindow(QMainWindow):
         self.route_preview = RoutePreview(app, self.composer, self.model_bar,
                                           lambda: self.conversation_id)
         self._connect()
+        self.menus.on_models_changed = self.turns.list_models  # the picker follows the page
+        theme_events().changed.connect(self._theme_changed)  # the OS switched light/dark
         QShortcut(QKeySequence("Escape"), self, self.turns.escape)
         self._name_helper_buttons()
         self.turns.list_models()
@@ -113,6 +118,8 @@ class MainWindow(QMainWindow):
 
     def _build_chat(self) -> QWidget:
         chat = QWidget(self)
+        chat.setObjectName("chat-pane")  # the style sheet paints it in the surface colour
+        chat.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         layout = QVBoxLayout(chat)
         layout.setContentsMargins(6, 6, 6, 6)
         self.model_bar = ModelBar(self.app.policy, self)
@@ -124,6 +131,9 @@ class MainWindow(QMainWindow):
         self.no_model_page = NoModelPage(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.no_model_page)
+        # An empty conversation teaches: starter prompts, and where words go under policy.
+        self.welcome = WelcomeOverlay(self.view, welcome_facts_for(
+            self.app.policy, saved=self.app.history is not None))
         layout.addWidget(self.stack, 1)
         # The panel is its own window; the bar beside the composer attaches collections.
         self.documents = DocumentsPanel(self.app, self)
@@ -133,6 +143,7 @@ class MainWindow(QMainWindow):
         return chat
 
     def _connect(self) -> None:
+        self.model_bar.manage_models.connect(self.menus.open_models_page)
         self.view.link_requested.connect(self.menus.confirm_link)
         self.view.action_requested.connect(self.turns.message_action)
         self.no_model_page.choose_file.connect(self.menus.choose_model_file)
@@ -144,6 +155,10 @@ class MainWindow(QMainWindow):
         self.send_button.installEventFilter(self)
         self.status_bar.loading_changed.connect(lambda _: self._explain_send())
         self._explain_send()
+        self.welcome.page.prompt_chosen.connect(self.insert_prompt)
+        for changed in (self.view.textChanged, self.turns.conversation_changed,
+                        self.status_bar.loading_changed):
+            changed.connect(self._sync_welcome)
 
     def _name_helper_buttons(self) -> None:
         # Buttons Qt adds by itself (a line edit's clear button, the menu bar's overflow).
@@ -169,6 +184,16 @@ class MainWindow(QMainWindow):
         why = "" if self.send_button.isEnabled() else self._send_refusal()
         self.send_button.setToolTip(why or "Send (Enter)")
         self.send_button.setAccessibleDescription(why)
+
+    def _sync_welcome(self, *_: Any) -> None:
+        """The welcome shows while a loaded model waits on an empty conversation."""
+        self.welcome.show(self.engine_info is not None and not self.view.messages)
+
+    def insert_prompt(self, prompt: str) -> None:
+        """A starter or library prompt goes in the composer, ready to finish and send."""
+        self.composer.setPlainText(prompt)
+        self.composer.moveCursor(QTextCursor.MoveOperation.End)
+        self.composer.setFocus()
 
     def _send_refused(self, text: str) -> None:
         if text and self.turns.engine_info is None:
@@ -263,6 +288,7 @@ class MainWindow(QMainWindow):
     def send(self, text: str) -> None:
         """Send ``text``, unless an answer is already streaming."""
         self.turns.send(text)
+        self._sync_welcome()
 
     def load_model(self, model_id: Any) -> None:
         """Load a model in the background; the window stays usable."""
@@ -294,7 +320,7 @@ class MainWindow(QMainWindow):
 
     def copy_last_answer(self) -> None:
         """Ctrl+Shift+C."""
-        text = self.view.last_answer()
+        text = without_reasoning(self.view.last_answer())  # the answer, not its thinking
         if text:
             QApplication.clipboard().setText(text)
             self.show_notice("Answer copied.")
@@ -334,10 +360,12 @@ class MainWindow(QMainWindow):
         """After the settings dialog: new turns use the new values; the theme redraws."""
         self.app.chat.params = generation_params(self.app.settings)
         self.app.chat.local.options = engine_options(self.app.settings)
+        # The chat view, header and composer redraw on theme_events (see _theme_changed).
         self.dark = apply_theme(str(self.app.settings.get("ui.theme")),
                                 int(self.app.settings.get("ui.font_size")))
-        self.view.dark = self.dark
-        self.view.rerender()
+
+    def _theme_changed(self, dark: bool) -> None:
+        self.dark = dark
 
     # --- shutdown -------------------------------------------------------------------------
 

@@ -1,15 +1,23 @@
-"""The bar above the conversation: where words go (the route) and which model answers."""
+"""The bar above the conversation: where words go (the route) and which model answers.
+
+One slim row: the route pill (green while words stay on this machine, amber when they leave
+it), the model picker as a flat dropdown (name · size · quantization, with a badge saying
+whether the file matches the approved catalog), and "Models" for the models page. Its look is
+the style sheet's, by object name (``route``, ``model-picker``, ``model-badge``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.core.models.choices import ModelChoice
 from app.core.units import human_size
 from app.ui.banners import available_routes, route_text
+from app.ui.design import SPACE_S, palette
+from app.ui.theme import current_dark, icon, theme_events
 
 
 class ModelBar(QWidget):
@@ -25,6 +33,7 @@ class ModelBar(QWidget):
 
     model_requested = Signal(str)  # the id of a model other than the one loaded
     route_chosen = Signal(object)  # the picked route's name ("local" or an endpoint's)
+    manage_models = Signal()  # "Models": the user wants the models page
 
     def __init__(self, policy: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,27 +42,56 @@ class ModelBar(QWidget):
         self.models: list[ModelChoice] = []
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(SPACE_S)
         self.route_label = QLabel(self)
         self.route_label.setObjectName("route")
         self.route_label.setAccessibleName("Route")
         self.show_route("local", "local")
         self.route_picker = self._route_picker()
         self.model_picker = QComboBox(self)
+        self.model_picker.setObjectName("model-picker")
         self.model_picker.setAccessibleName("Model")
         self.model_picker.setToolTip("Models your organization allows on this computer")
-        self.model_picker.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_picker.setMinimumContentsLength(24)
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_picker.setIconSize(QSize(16, 16))
         self.model_picker.activated.connect(self._model_picked)
+        self.model_picker.currentIndexChanged.connect(self._draw_badge)
+        self.badge = QLabel(self)
+        self.badge.setObjectName("model-badge")
+        self.badge.setAccessibleName("Model verification")
+        self.badge.hide()
         self.model_label = QLabel("Loading model…", self)
+        self.model_label.setObjectName("model-status")
         self.model_label.setAccessibleName("Model status")
+        self.models_button = QToolButton(self)
+        self.models_button.setText("Models")
+        self.models_button.setAccessibleName("Models")
+        self.models_button.setToolTip("Installed and approved models")
+        self.models_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.models_button.clicked.connect(self.manage_models)
+        # Index 2 is where the route preview joins (app.ui.route_preview); the stretch
+        # after it keeps the model on the right.
         row.addWidget(self.route_label)
         row.addWidget(self.route_picker)
-        row.addWidget(self.model_picker, 1)
-        row.addWidget(self.model_label)
+        row.addStretch(1)
+        controls: tuple[QWidget, ...] = (self.model_picker, self.badge, self.model_label,
+                                         self.models_button)
+        for widget in controls:
+            row.addWidget(widget)
+        theme_events().changed.connect(self._draw_icons)
+        self._draw_icons()
+
+    def _draw_icons(self, dark: bool | None = None) -> None:
+        """Tint the icons for the theme (again when it changes)."""
+        self.models_button.setIcon(icon("models", dark))
+        success = palette(current_dark() if dark is None else dark).success
+        verified = icon("shield-check", dark, success)
+        for i, m in enumerate(self.models):
+            self.model_picker.setItemIcon(i, verified if m.verified else icon("models", dark))
 
     def _route_picker(self) -> QComboBox:
         picker = QComboBox(self)
+        picker.setObjectName("route-picker")
         picker.setAccessibleName("Where to send")
         picker.setToolTip("Where your next message goes; policy decides what is offered")
         self._routes = {r.name: r for r in available_routes(self.policy)}
@@ -69,7 +107,7 @@ class ModelBar(QWidget):
 
     def show_route(self, route: str, classification: str) -> None:
         """Say where the next message goes, in the route's colour."""
-        text, tip, colour = route_text(route, classification)
+        text, tip, _colour = route_text(route, classification)  # QSS colours it by kind
         others = [r for r in available_routes(self.policy) if r.name != "local"]
         if others:
             tip += " Your organization also allows: " + ", ".join(
@@ -77,7 +115,11 @@ class ModelBar(QWidget):
         self.route_label.setText(text)
         self.route_label.setToolTip(tip)
         self.route_label.setAccessibleDescription(tip)
-        self.route_label.setStyleSheet(f"QLabel {{ background-color: {colour}; }}")
+        kind = "local" if route in ("", "local") else (
+            "internal" if classification == "internal" else "external")
+        self.route_label.setProperty("kind", kind)
+        self.route_label.style().unpolish(self.route_label)
+        self.route_label.style().polish(self.route_label)
 
     def show_documents_route(self, local_only: bool) -> None:
         """Documents were attached: local-only ones keep the turn here, and the label says so."""
@@ -103,14 +145,34 @@ class ModelBar(QWidget):
         """The models the policy allows, each with its size, quantization and verification."""
         self.models = models
         self.model_picker.clear()
-        for m in models:
-            mark = "✓ verified" if m.verified else "not verified"
-            self.model_picker.addItem(
-                f"{m.name} · {human_size(m.size)} · {m.quantization} · {mark}", m.id)
+        for i, m in enumerate(models):
+            parts = [m.name, human_size(m.size)]
+            if m.quantization.lower() not in m.name.lower():  # names often carry it already
+                parts.append(m.quantization)
+            self.model_picker.addItem(" · ".join(parts), m.id)
+            mark = "Verified against the approved catalog" if m.verified else "Not verified"
+            self.model_picker.setItemData(i, mark, Qt.ItemDataRole.ToolTipRole)
         if not models:
             self.model_picker.addItem("No allowed model installed", None)
+        self._draw_icons()
         if self.loaded_model is not None:
             self.select_model(self.loaded_model)
+        self._draw_badge(self.model_picker.currentIndex())
+
+    def _draw_badge(self, index: int) -> None:
+        """The picked model's badge: verified against the catalog, or not."""
+        model_id = self.model_picker.itemData(index) if index >= 0 else None
+        model = next((m for m in self.models if m.id == model_id), None)
+        self.badge.setVisible(model is not None)
+        if model is None:
+            return
+        self.badge.setText("✓ Verified" if model.verified else "Not verified")
+        self.badge.setToolTip("The file matches the approved catalog's checksum"
+                              if model.verified else
+                              "This file is not pinned in the approved catalog")
+        self.badge.setProperty("verified", "true" if model.verified else "false")
+        self.badge.style().unpolish(self.badge)
+        self.badge.style().polish(self.badge)
 
     def select_model(self, model_id: str) -> None:
         """Show ``model_id`` as the picked one (it was loaded)."""

@@ -1,11 +1,16 @@
-"""The line at the bottom of the window: the loaded model, its device, loading, memory."""
+"""The line at the bottom of the window: the loaded model, its device, loading, memory.
+
+Small and muted (the style sheet's ``StatusBar`` rules): it informs, it does not compete with
+the conversation.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from app.core.engines.base import EngineInfo
+from app.ui.design import SPACE_M, SPACE_XS
 from app.ui.footer import memory_text
 
 MEMORY_INTERVAL_MS = 2000
@@ -22,8 +27,9 @@ class StatusBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # QSS paints it
         row = QHBoxLayout(self)
-        row.setContentsMargins(8, 2, 8, 2)
+        row.setContentsMargins(SPACE_M, SPACE_XS, SPACE_M, SPACE_XS)
         self.model = QLabel("No model loaded", self)
         self.model.setAccessibleName("Loaded model")
         self.device = QLabel("", self)
@@ -33,6 +39,7 @@ class StatusBar(QWidget):
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(False)
         self.progress.setAccessibleName("Model loading progress")
         self.progress.hide()
         row.addWidget(self.model)

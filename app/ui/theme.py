@@ -1,22 +1,37 @@
-"""Colours, fonts and icons: the theme the user picked, applied to the whole application."""
+"""Colours, fonts and icons: the theme the user picked, applied to the whole application.
+
+The design itself (colours, spacing, type) lives in ``app.ui.design``; this module applies
+it: the Qt palette, the generated style sheet, and the bundled icons tinted for the theme.
+With the theme setting "system", the window follows the OS, also when the OS switches
+between light and dark while Enclave runs (:func:`theme_events` says so to the widgets).
+"""
 
 from __future__ import annotations
 
-import sys
+from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtCore import QByteArray, QDir, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
+from app.ui.design import Palette, assets_dir, palette, render_stylesheet
+
 LOCK_TOOLTIP = "Managed by your organization"
+LOCK_COLOUR = "#b7791f"  # amber in both themes: a setting the organization holds
+# Drawn at these device pixel ratios, so icons are crisp on ordinary and high-DPI screens.
+_RATIOS = (1.0, 2.0)
 
 
 def styles_dir() -> Path:
     """``assets/styles`` in a source tree or a frozen bundle."""
-    base = getattr(sys, "_MEIPASS", None)
-    root = Path(base) if base else Path(__file__).resolve().parents[2]
-    return root / "assets" / "styles"
+    return assets_dir() / "styles"
+
+
+def icons_dir() -> Path:
+    """``assets/icons`` in a source tree or a frozen bundle."""
+    return assets_dir() / "icons"
 
 
 def is_dark(theme: str) -> bool:
@@ -29,83 +44,160 @@ def is_dark(theme: str) -> bool:
     return hints.colorScheme() == Qt.ColorScheme.Dark
 
 
-def _dark_palette() -> QPalette:
+def qt_palette(colours: Palette) -> QPalette:
+    """The Qt palette for a design palette (what widgets the style sheet leaves alone use)."""
     p = QPalette()
-    base, window, text = QColor("#1e1f22"), QColor("#2b2d30"), QColor("#e6e6e6")
     roles = {
-        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text,
-        QPalette.ColorRole.Base: base, QPalette.ColorRole.AlternateBase: window,
-        QPalette.ColorRole.ToolTipBase: window, QPalette.ColorRole.ToolTipText: text,
-        QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: window,
-        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.Highlight: QColor("#3d6fb4"),
-        QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
-        QPalette.ColorRole.Link: QColor("#8ab4f8"), QPalette.ColorRole.PlaceholderText:
-        QColor("#8a8a8a"),
+        QPalette.ColorRole.Window: colours.window, QPalette.ColorRole.WindowText: colours.text,
+        QPalette.ColorRole.Base: colours.input, QPalette.ColorRole.AlternateBase: colours.window,
+        QPalette.ColorRole.ToolTipBase: colours.tooltip,
+        QPalette.ColorRole.ToolTipText: colours.tooltip_text,
+        QPalette.ColorRole.Text: colours.text, QPalette.ColorRole.Button: colours.input,
+        QPalette.ColorRole.ButtonText: colours.text,
+        QPalette.ColorRole.Highlight: colours.selection,
+        QPalette.ColorRole.HighlightedText: colours.selection_text,
+        QPalette.ColorRole.Link: colours.accent, QPalette.ColorRole.LinkVisited: colours.accent,
+        QPalette.ColorRole.PlaceholderText: colours.muted,
     }
     for role, colour in roles.items():
-        p.setColor(role, colour)
+        p.setColor(role, QColor(colour))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText,
                  QPalette.ColorRole.WindowText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(colours.disabled))
     return p
 
 
-def _light_palette() -> QPalette:
-    p = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: QColor("#f3f3f3"), QPalette.ColorRole.WindowText:
-        QColor("#1b1b1b"), QPalette.ColorRole.Base: QColor("#ffffff"),
-        QPalette.ColorRole.AlternateBase: QColor("#f7f7f7"), QPalette.ColorRole.Text:
-        QColor("#1b1b1b"), QPalette.ColorRole.Button: QColor("#f0f0f0"),
-        QPalette.ColorRole.ButtonText: QColor("#1b1b1b"), QPalette.ColorRole.Highlight:
-        QColor("#2f6fd0"), QPalette.ColorRole.HighlightedText: QColor("#ffffff"),
-        QPalette.ColorRole.Link: QColor("#0b57d0"), QPalette.ColorRole.ToolTipBase:
-        QColor("#ffffdc"), QPalette.ColorRole.ToolTipText: QColor("#1b1b1b"),
-    }
-    for role, colour in roles.items():
-        p.setColor(role, colour)
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText,
-                 QPalette.ColorRole.WindowText):
-        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#9a9a9a"))
-    return p
+def stylesheet(dark: bool) -> str:
+    """The application's style sheet for the theme (the generated file, else the template)."""
+    try:
+        return (styles_dir() / ("dark.qss" if dark else "light.qss")).read_text("utf-8")
+    except OSError:
+        pass
+    try:
+        return render_stylesheet((styles_dir() / "template.qss").read_text("utf-8"), dark)
+    except OSError:
+        return ""  # no assets (an unusual install): Fusion and the palette still work
+
+
+class ThemeEvents(QObject):
+    """Says when the theme was applied again (the user's setting, or the OS switched)."""
+
+    changed = Signal(bool)  # whether the theme now applied is dark
+
+
+_events: ThemeEvents | None = None
+_applied: tuple[str, int] | None = None  # the setting and font size last applied
+
+
+def theme_events() -> ThemeEvents:
+    """The one :class:`ThemeEvents` of this application (widgets connect to it)."""
+    global _events
+    if _events is None:
+        _events = ThemeEvents()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.fontChanged.connect(_font_changed)
+        hints = QGuiApplication.styleHints()
+        if hints is not None:
+            hints.colorSchemeChanged.connect(_os_scheme_changed)
+    return _events
+
+
+def _font_changed(_font: object) -> None:
+    # A widget a style sheet rule matches keeps the font it had when it was polished: polish
+    # again, or text the user enlarged would grow everywhere but there.
+    app = QApplication.instance()
+    if isinstance(app, QApplication) and app.styleSheet():
+        app.setStyleSheet(app.styleSheet())
+
+
+def _os_scheme_changed(_scheme: Qt.ColorScheme) -> None:
+    # Only "system" follows the OS; an explicit light or dark stays as the user chose.
+    if _applied is not None and _applied[0] == "system":
+        apply_theme(*_applied)
 
 
 def apply_theme(theme: str, font_size: int) -> bool:
-    """Apply the theme and font size to the running application; returns whether it is dark."""
+    """Apply the theme and font size to the running application; returns whether it is dark.
+
+    Widgets that draw with the palette themselves (the chat view, tinted icons) hear about it
+    through :func:`theme_events`.
+    """
+    global _applied
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         return False
+    _applied = (theme, font_size)
+    QDir.setSearchPaths("icons", [str(icons_dir())])  # the style sheet's url(icons:...)
     dark = is_dark(theme)
     app.setStyle("Fusion")
-    app.setPalette(_dark_palette() if dark else _light_palette())
-    try:
-        sheet = (styles_dir() / ("dark.qss" if dark else "light.qss")).read_text("utf-8")
-    except OSError:
-        sheet = ""
-    app.setStyleSheet(sheet)
+    app.setPalette(qt_palette(palette(dark)))
+    app.setStyleSheet(stylesheet(dark))
     font = app.font()
     if font_size > 0:
         font.setPointSize(font_size)
         app.setFont(font)
+    theme_events().changed.emit(dark)
     return dark
 
 
+def current_dark() -> bool:
+    """Whether the theme last applied is dark (light before any was applied)."""
+    return is_dark(_applied[0]) if _applied is not None else False
+
+
+@lru_cache(maxsize=256)
+def _svg(name: str) -> bytes:
+    try:
+        return (icons_dir() / f"{name}.svg").read_bytes()
+    except OSError:
+        return b""
+
+
+def icon_image(name: str, colour: str, size: int, ratio: float = 2.0) -> QImage:
+    """The bundled icon ``name`` drawn in ``colour``, ``size`` logical pixels square.
+
+    A missing icon draws nothing (an empty, transparent image), never an error.
+    """
+    pixels = max(1, round(size * ratio))
+    image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    data = _svg(name).replace(b"currentColor", colour.encode("ascii"))
+    renderer = QSvgRenderer(QByteArray(data))
+    if data and renderer.isValid():
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        renderer.render(painter, QRectF(0, 0, pixels, pixels))
+        painter.end()
+    image.setDevicePixelRatio(ratio)
+    return image
+
+
+@lru_cache(maxsize=256)
+def _tinted(name: str, colour: str, disabled: str) -> QIcon:
+    result = QIcon()
+    for size in (16, 20, 24, 32):
+        for ratio in _RATIOS:
+            for mode, tint in ((QIcon.Mode.Normal, colour), (QIcon.Mode.Disabled, disabled)):
+                result.addPixmap(QPixmap.fromImage(icon_image(name, tint, size, ratio)), mode)
+    return result
+
+
+def icon(name: str, dark: bool | None = None, colour: str | None = None) -> QIcon:
+    """A bundled monochrome icon (``assets/icons/<name>.svg``) tinted for the theme.
+
+    Args:
+        name: The icon's file name without ``.svg`` (``send``, ``models``, ``copy``...).
+        dark: Tint for the dark theme (``None``: the theme applied last).
+        colour: Draw in this colour instead of the theme's text colour.
+    """
+    colours = palette(current_dark() if dark is None else dark)
+    return _tinted(name, colour or colours.text, colours.disabled)
+
+
 def lock_icon(size: int = 16) -> QIcon:
-    """A small padlock, drawn (no icon theme is needed)."""
-    pixmap = QPixmap(size * 2, size * 2)  # drawn at 2x: sharp on high-DPI screens
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    s = size * 2
-    pen = QPen(QColor("#8d6e00"))
-    pen.setWidthF(s * 0.1)
-    painter.setPen(pen)
-    painter.drawArc(QRectF(s * 0.3, s * 0.1, s * 0.4, s * 0.5), 0, 180 * 16)
-    painter.drawLine(QPointF(s * 0.3, s * 0.35), QPointF(s * 0.3, s * 0.45))
-    painter.drawLine(QPointF(s * 0.7, s * 0.35), QPointF(s * 0.7, s * 0.45))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor("#c99a00"))
-    painter.drawRoundedRect(QRectF(s * 0.18, s * 0.45, s * 0.64, s * 0.48), s * 0.06, s * 0.06)
-    painter.end()
-    pixmap.setDevicePixelRatio(2.0)
-    return QIcon(pixmap)
+    """A small padlock in amber: a setting the organization manages."""
+    result = QIcon()
+    for ratio in _RATIOS:
+        result.addPixmap(QPixmap.fromImage(icon_image("lock", LOCK_COLOUR, size, ratio)))
+    return result
