@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from app.core.conversation_groups import group_conversations
 from app.core.history_actions import MAX_TITLE_CHARS
-from app.ui.theme import LOCK_TOOLTIP, icon
+from app.ui.search_box import SearchBox
+from app.ui.theme import LOCK_TOOLTIP, icon, theme_events
 
 SEARCH_DELAY_MS = 200  # search once the user pauses typing, not on every key
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -56,30 +57,6 @@ def query_words(query: str) -> list[str]:
     """The words of a search, as the opened conversation marks them (no operators)."""
     words = re.findall(r"\w+", query)
     return list(dict.fromkeys(w for w in words if w.lower() not in _OPERATORS))
-
-
-class SearchBox(QLineEdit):
-    """The history search: Esc clears it (before the window's Esc sees it), Down leaves it."""
-
-    down = Signal()
-
-    def event(self, event: QEvent) -> bool:
-        """Claim Esc (while there is a search) and Down before the window's shortcuts."""
-        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
-            key = event.key()
-            if key == Qt.Key.Key_Down or (key == Qt.Key.Key_Escape and self.text()):
-                event.accept()
-                return True
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
-        """Esc clears the search; Down moves into the list below."""
-        if event.key() == Qt.Key.Key_Escape and self.text():
-            self.clear()
-        elif event.key() == Qt.Key.Key_Down:
-            self.down.emit()
-        else:
-            super().keyPressEvent(event)
 
 
 class GroupDelegate(QStyledItemDelegate):
@@ -213,6 +190,11 @@ class Sidebar(QWidget):
         self.search_box.setClearButtonEnabled(True)
         self.search_box.down.connect(self._into_list)
         layout.addWidget(self.search_box)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # the sheet's colour
+        self._search_icon = self.search_box.addAction(icon("search"),
+                                                      QLineEdit.ActionPosition.LeadingPosition)
+        theme_events().changed.connect(self._draw_icons)
+        self._draw_icons()
         self.status = QLabel("", self)
         self.status.setAccessibleName("Search status")
         self.status.hide()
@@ -346,6 +328,10 @@ class Sidebar(QWidget):
             self._timer.stop()
             self.results.clear()
             self.mark_current(self.current)  # what was opened from the results is marked
+
+    def _draw_icons(self, dark: bool | None = None) -> None:
+        self.new_button.setIcon(icon("new-chat", dark))
+        self._search_icon.setIcon(icon("search", dark))
 
     def _into_list(self) -> None:
         shown = self.results if self.results.isVisible() else self.conversations

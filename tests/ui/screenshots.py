@@ -20,6 +20,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 QUESTION = "Give me three tips for writing clear emails, as a short list."
+THINKING_ANSWER = (
+    "<think>The user wants the difference in one or two lines. A list is the wrong shape "
+    "here; two plain sentences will do, and I should not pad them.</think>\n\n"
+    "**TCP** delivers every byte in order and resends what is lost; **UDP** sends datagrams "
+    "with no such promise, which makes it lighter and quicker for live audio or games."
+)
 CODE_ANSWER = (
     "Here is a small function:\n\n```python\ndef greet(name: str) -> str:\n"
     "    return f\"Hello, {name}!\"\n```\n\n| Tip | Why |\n|---|---|\n"
@@ -83,11 +89,37 @@ def main() -> int:
         wait(lambda: window.engine_info is not None)
         return window, ctx
 
-    # Light: a real answer from the model, and a code block with a table.
-    window, ctx = session("light", None, "p0")
+    def dated(history: Any, title: str, question: str, answer: str, days_ago: float) -> int:
+        """A conversation whose last activity was ``days_ago`` (the sidebar groups by it)."""
+        history._clock = lambda: time.time() - days_ago * 86400
+        try:
+            cid = int(history.create_conversation(title))
+            q = history.add_message(cid, "user", question)
+            history.add_message(cid, "assistant", answer, parent_id=q, model_id="example")
+        finally:
+            history._clock = time.time
+        return cid
+
+    # Light: the first screen of a new chat, then a real answer, older conversations grouped.
+    managed = {"prompts": {"managed": [
+        {"name": "Incident summary", "kind": "prompt",
+         "body": "Summarise the incident below for the duty officer: what happened, impact, "
+                 "actions taken, open questions. Keep it under 150 words."},
+        {"name": "Site style", "kind": "system",
+         "body": "Answer in plain British English. Never speculate about named people."},
+    ]}}
+    window, ctx = session("light", managed, "p0")
+    grab(window, out, "welcome-light")
+    history = ctx.history
+    for title, days in (("Quarterly figures", 1.2), ("Briefing notes for Tuesday", 3),
+                        ("Travel policy questions", 12), ("Glossary of acronyms", 60)):
+        dated(history, title, f"About {title.lower()}?", "Here is what I found.", days)
+    pinned = dated(history, "Shift handover template", "A handover template?", "Sure.", 40)
+    history.pin(pinned, True)
+    history.add_prompt("Plain-language rewrite",
+                       "Rewrite the text below so a non-specialist understands it.")
     window.send(QUESTION)
     wait(lambda: not window.busy, 300)
-    history = ctx.history
     cid = history.create_conversation("Formatting example")
     q = history.add_message(cid, "user", "Show me a Python function and a table.")
     history.add_message(cid, "assistant", CODE_ANSWER, parent_id=q, model_id="example")
@@ -99,6 +131,18 @@ def main() -> int:
     window.sidebar.search_box.setText("emails")
     wait(lambda: window.sidebar.results.count() > 0, 10)
     grab(window, out, "search-light")
+    window.sidebar.search_box.clear()
+    window.menus.open_models_page()
+    page = window.menus.models
+    page.resize(1100, 560)
+    wait(lambda: page.table.rowCount() > 0, 30)
+    grab(page, out, "models-page")
+    page.close()
+    window.menus.prompts.open_library()
+    library = window.menus.prompts.library
+    settle(1500)
+    grab(library, out, "prompt-library")
+    library.close()
     window.close()
     ctx.close()
 
@@ -113,6 +157,14 @@ def main() -> int:
     window.send("What is a haiku? Answer in two sentences.")
     wait(lambda: not window.busy, 300)
     grab(window, out, "main-dark-banner")
+    cid = ctx.history.create_conversation("TCP or UDP?")
+    q = ctx.history.add_message(cid, "user", "What is the difference between TCP and UDP?")
+    ctx.history.add_message(cid, "assistant", THINKING_ANSWER, parent_id=q,
+                            model_id="a reasoning model")
+    window.refresh_conversations()
+    window.open_conversation(cid)
+    wait(lambda: window.conversation_id == cid)
+    grab(window, out, "thinking-dark")
     settings = SettingsDialog(ctx, window)
     settings.show()
     grab(settings, out, "settings-locked")
