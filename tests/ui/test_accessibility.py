@@ -133,3 +133,29 @@ def test_text_grows_with_the_application_font(
     finally:
         font.setPointSizeF(before)
         app.setFont(font)
+
+
+@pytest.mark.model
+def test_the_tool_windows_are_named_and_reached_by_tab(
+    qtbot: QtBot, model_paths: AppPaths, open_window: Any,
+) -> None:
+    """The Models window, the Prompt library and Settings, as a keyboard user meets them."""
+    from app.ui.dialogs import SettingsDialog
+
+    w: MainWindow = open_window(model_paths, wait_for_model=True)
+    w.menus.open_models_page()
+    page = w.menus.models
+    assert page is not None
+    qtbot.waitUntil(lambda: page.table.rowCount() > 0, timeout=30_000)
+    check_window(qtbot, page)
+    page.close()
+    w.menus.prompts.open_library()
+    library = w.menus.prompts.library
+    assert library is not None
+    qtbot.waitUntil(library.isVisible, timeout=5000)
+    check_window(qtbot, library)
+    library.close()
+    settings = SettingsDialog(w.app, w)
+    settings.show()
+    check_window(qtbot, settings)
+    settings.close()
