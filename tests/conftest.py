@@ -66,6 +66,18 @@ def embedding_files() -> EmbeddingFiles:
 
 
 @pytest.fixture
+def passphrase_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppPaths]:
+    """A private ENCLAVE_HOME with no keyring, so the passphrase path runs."""
+    from app.core import secrets
+
+    monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/enclave-test-bus")
+    secrets.reset_backend_cache()
+    yield default_paths().ensure()
+    secrets.reset_backend_cache()
+
+
+@pytest.fixture
 def docs_paths(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

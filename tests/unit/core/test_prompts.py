@@ -14,9 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.cli import main
-from app.core import secrets
 from app.core.engines.base import ChatMessage
-from app.core.paths import AppPaths, default_paths
+from app.core.paths import AppPaths
 from app.core.policy import EffectivePolicy, load_policy
 from app.core.prompts import (
     MAX_BODY_CHARS,
@@ -50,13 +49,9 @@ MANAGED = {"prompts": {
 
 
 @pytest.fixture
-def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppPaths]:
-    monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "home"))
-    # No keyring: the passphrase path runs, as the store tests do.
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/enclave-test-bus")
-    secrets.reset_backend_cache()
-    yield default_paths().ensure()
-    secrets.reset_backend_cache()
+def paths(passphrase_paths: AppPaths) -> AppPaths:
+    """No keyring: the passphrase path runs, as the store tests do."""
+    return passphrase_paths
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from app.core import secrets
 from app.core.docs.embed import Embedder, EmbeddingFiles
 from app.core.docs.index import DocumentIndex, open_index
-from app.core.paths import AppPaths, default_paths
+from app.core.paths import AppPaths
 
 PASSPHRASE = "documents test passphrase"
 
@@ -22,13 +20,9 @@ def embedder(embedding_files: EmbeddingFiles) -> Embedder:
 
 
 @pytest.fixture
-def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppPaths]:
+def paths(passphrase_paths: AppPaths) -> AppPaths:
     """A private ENCLAVE_HOME with no keyring, so the passphrase path runs."""
-    monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/enclave-test-bus")
-    secrets.reset_backend_cache()
-    yield default_paths().ensure()
-    secrets.reset_backend_cache()
+    return passphrase_paths
 
 
 @pytest.fixture
