@@ -35,6 +35,7 @@ from app.core.docs.graph import (
     GraphStats,
     LayeredGraph,
     apply,
+    assemble,
     lower_priority,
     matrix,
     new_graph,
@@ -256,14 +257,9 @@ class AnnIndexes:
             log.info("documents: collection %d's saved graph is %s, not %s: rebuilding", cid,
                      fmt, FORMAT)
             return None, "other format"
-        buffer = bytearray()
-        for part in range(int(parts)):
-            rows = self._query(
-                "SELECT data FROM doc_ann_parts WHERE collection_id = ? AND part = ?", (cid, part)
-            )
-            if rows:
-                buffer += rows[0][0]
-        if len(buffer) != size or hashlib.sha256(buffer).hexdigest() != digest:
+        buffer = assemble(int(size), (row[0] for part in range(int(parts)) for row in self._query(
+            "SELECT data FROM doc_ann_parts WHERE collection_id = ? AND part = ?", (cid, part))))
+        if buffer is None or hashlib.sha256(buffer.data).hexdigest() != digest:
             log.warning("documents: collection %d's saved graph is damaged (its digest does not "
                         "match): rebuilding it; exact search meanwhile", cid)
             return None, "damaged"

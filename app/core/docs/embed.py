@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ from app.core.paths import AppPaths
 log = logging.getLogger(__name__)
 
 MAX_TOKENS = 256
-BATCH_SIZE = 32
+# Small batches: attention's score tensors (batch x 12 x n x n floats) stay in the CPU's
+# caches. At 256 tokens, batches of 8 ran 1.27x the chunks per CPU-second of batches of 32
+# (bench/README.md, ingestion second pass).
+BATCH_SIZE = 8
 
 Vectors = npt.NDArray[np.float32]
 
@@ -258,10 +261,24 @@ def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> V
     return unit
 
 
-def load_embedder(paths: AppPaths, *, threads: int = 1) -> Embedder:
+def load_embedder(paths: AppPaths, *, threads: int = 1, optimize: bool = True) -> Embedder:
     """Find, verify and load the approved embedding model.
+
+    With ``optimize`` the model runs from its optimised copy in the user's cache (made on
+    first use, same vectors: ``embed_optimize``); if that copy cannot be made or loaded, the
+    approved file itself runs.
 
     Raises:
         EmbeddingModelMissing: the model is missing, not approved or cannot be loaded.
     """
-    return Embedder(find_embedding_files(paths), threads=threads)
+    files = find_embedding_files(paths)
+    if optimize:
+        from app.core.docs.embed_optimize import optimized_model
+
+        fast = optimized_model(files.model, default_entry("embedding").sha256, paths.cache_dir)
+        if fast != files.model:
+            try:
+                return Embedder(replace(files, model=fast), threads=threads)
+            except EmbeddingModelMissing:
+                log.warning("the optimised embedding model did not load; using the original")
+    return Embedder(files, threads=threads)

@@ -132,13 +132,18 @@ def test_removed_chunks_are_never_returned_and_added_ones_are_found(
         check(again)
 
 
+@pytest.mark.parametrize("damage", [
+    "UPDATE doc_ann_parts SET data = zeroblob(length(data)) WHERE part = 0",  # same size
+    "DELETE FROM doc_ann_parts WHERE part = (SELECT max(part) FROM doc_ann_parts)",  # short
+    "UPDATE doc_ann_parts SET data = CAST(data || x'00ff' AS BLOB) WHERE part = 0",  # longer
+    "UPDATE doc_ann_parts SET data = substr(data, 1, 100) WHERE part = 0",  # a cut part
+])
 def test_a_damaged_graph_is_rebuilt_and_answers_stay_exact_meanwhile(
-    paths: AppPaths, index: DocumentIndex, embedder: Embedder, big: int,
+    damage: str, paths: AppPaths, index: DocumentIndex, embedder: Embedder, big: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     index.ann.settle(big, min_changes=0)
-    index.write(lambda conn: conn.execute(
-        "UPDATE doc_ann_parts SET data = zeroblob(length(data)) WHERE part = 0"))
+    index.write(lambda conn: conn.execute(damage))
     index.close()
     q = embedder.embed_one(QUESTIONS[0])
     with caplog.at_level(logging.INFO, logger="app.core.docs.ann"), open_index(
