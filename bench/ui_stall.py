@@ -266,6 +266,8 @@ def main() -> int:
         window._search(query)  # noqa: SLF001 - skip the typing delay
         wait_until(app, lambda: window.sidebar.status.text() not in ("Searching…", ""), 30)
         wait_until(app, lambda: not window.history_lane.active, 30)
+        # Hits are drawn a few per turn of the event loop: the stall counts until the last.
+        wait_until(app, lambda: not window.sidebar.drawing_results(), 30)
         elapsed = time.perf_counter() - t
         worst = max(worst, meter.stop())
         print(f"  search {query!r}: {window.sidebar.results.count()} hits shown in "

@@ -1,8 +1,8 @@
 """The conversation: message cards, appended as they stream, Markdown once an answer is done.
 
 Each message is a card (``app.ui.markdown``) in a centred column of readable width. Streaming
-appends plain text into the open answer's card, in the finished answer's font and colour;
-when it completes, only that card is replaced by its Markdown rendering. Reasoning
+appends plain text into the open answer's card (``app.ui.message_cards``), in the finished
+answer's font and colour; when it completes, that card is replaced by its rendering. Reasoning
 (``app.core.reasoning``) is never drawn as answer text: a muted "Thinking…" count stands for
 it while it streams, and a finished answer keeps it collapsed under "Thinking".
 Actions on a message (Copy, Regenerate, Edit, the ``‹ 1/2 ›`` version arrows) are links the
@@ -19,11 +19,19 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QColor, QResizeEvent, QTextCharFormat, QTextCursor, QTextDocument
-from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
+from PySide6.QtGui import (
+    QPaintEvent,
+    QResizeEvent,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.core.conversation_view import Versions
 from app.core.reasoning import split_reasoning
+from app.ui import message_cards as cards
 from app.ui.citations import SOURCE_SCHEME, PassageDialog, PassageViewer, ShownSource
 from app.ui.design import CONTENT_MAX_WIDTH, SPACE_L, palette
 from app.ui.markdown import (
@@ -33,14 +41,10 @@ from app.ui.markdown import (
     ShownMessage,
     message_html,
     shown_from_view,
-    streaming_card_html,
 )
 from app.ui.theme import icon_image, theme_events
 
 __all__ = ["ACTION_SCHEME", "ChatView", "ShownMessage", "shown_from_view"]
-# A search hit's colour, with dark text on it in both themes (as in the sidebar).
-HIGHLIGHT_BACKGROUND = "#ffe066"
-HIGHLIGHT_TEXT = "#000000"
 _STREAM_MARK = "\u2063"  # an invisible placeholder where the streamed text begins
 # The end of a streamed text that may be the start of a reasoning marker: held back a moment.
 _PARTIAL_MARKER = re.compile(r"<[|/a-zA-Z_]{0,24}$")
@@ -80,6 +84,7 @@ class ChatView(QTextBrowser):
         self._body: QTextCursor | None = None
         theme_events().changed.connect(self._theme_changed)
         self._apply_style()
+        cards.warm_renderer_later()
 
     # --- theme and layout -----------------------------------------------------------------
 
@@ -107,6 +112,12 @@ class ChatView(QTextBrowser):
         """Keep the column centred at its readable width."""
         super().resizeEvent(event)
         self._fit_width()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        """The streaming answer's card is painted behind its text (``app.ui.message_cards``)."""
+        if self._card_start is not None:
+            cards.paint_streaming_card(self, self._card_start, self.dark)
+        super().paintEvent(event)
 
     def loadResource(self, kind: int, url: QUrl | str) -> object:  # noqa: N802 - Qt API
         """Icons in the cards are the bundled ones, tinted for the theme; nothing else loads."""
@@ -188,21 +199,7 @@ class ChatView(QTextBrowser):
         ``set_messages`` or ``clear_messages``.
         """
         self.highlighted_words = [w for w in (word.strip() for word in words) if w]
-        mark = QTextCharFormat()
-        mark.setBackground(QColor(HIGHLIGHT_BACKGROUND))
-        mark.setForeground(QColor(HIGHLIGHT_TEXT))
-        doc = self.document()
-        selections = []
-        for word in self.highlighted_words:
-            cursor = doc.find(word, 0)
-            while not cursor.isNull():
-                if not cursor.charFormat().isAnchor():  # not the message's action links
-                    selection = QTextEdit.ExtraSelection()
-                    selection.cursor = cursor
-                    selection.format = mark
-                    selections.append(selection)
-                cursor = doc.find(word, cursor)
-        self.setExtraSelections(selections)
+        self.setExtraSelections(cards.word_marks(self.document(), self.highlighted_words))
 
     def _clear_highlight(self) -> None:
         self.highlighted_words = []
@@ -262,9 +259,8 @@ class ChatView(QTextBrowser):
 
     def begin_answer(self, who: str) -> None:
         """Open a card for an answer that is about to stream (``who``: the model)."""
-        cursor = self._new_block()
-        self._card_start = cursor.position()
-        cursor.insertHtml(streaming_card_html(who, _STREAM_MARK, self.dark))
+        self._card_start = cards.open_streaming_card(self.textCursor(), who, _STREAM_MARK,
+                                                     self.dark)
         mark = self.document().find(_STREAM_MARK, self._card_start)
         mark.removeSelectedText()  # the stream goes where the placeholder was, in its style
         self._stream = QTextCursor(mark)
@@ -327,6 +323,7 @@ class ChatView(QTextBrowser):
             cursor.setPosition(self._card_start)
             cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
+            cursor.setBlockFormat(QTextBlockFormat())  # not the streaming card's margins
             cursor.setCharFormat(QTextCharFormat())
             self._end_stream()
             cursor.insertHtml(self._entry_html(len(self.messages) - 1))

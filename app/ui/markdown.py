@@ -17,6 +17,7 @@ import html
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from app.core.conversation_view import ConversationView, Versions
@@ -24,18 +25,6 @@ from app.core.reasoning import split_reasoning
 from app.ui.citations import SOURCE_SCHEME, ShownSource, sources_html
 from app.ui.design import USER_INDENT_PERCENT, Palette, palette
 from app.ui.footer import footer_for_message
-
-try:  # optional: see the module docstring
-    from markdown_it import MarkdownIt
-except ImportError:  # pragma: no cover - depends on the environment
-    MarkdownIt = None  # type: ignore[assignment,misc]
-try:
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_by_name, guess_lexer
-    from pygments.util import ClassNotFound
-except ImportError:  # pragma: no cover
-    highlight = None
 
 COPY_SCHEME = "enclave-copy"
 ACTION_SCHEME = "enclave-action"  # enclave-action:<verb>:<message index>
@@ -56,7 +45,13 @@ class Rendered:
 
 
 def _code_html(code: str, lang: str, dark: bool) -> str:
-    if highlight is None:
+    # Imported here, not at start-up: Pygments is needed only once an answer has code.
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import get_lexer_by_name, guess_lexer
+        from pygments.util import ClassNotFound
+    except ImportError:  # pragma: no cover - optional: see the module docstring
         return f"<pre>{html.escape(code)}</pre>"
     try:
         lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
@@ -67,15 +62,18 @@ def _code_html(code: str, lang: str, dark: bool) -> str:
     return f"<pre>{highlight(code, lexer, formatter)}</pre>"
 
 
+@cache
 def _parser() -> Any:
+    """The Markdown parser, built on the first answer drawn (not at start-up), or ``None``."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:  # pragma: no cover - optional: see the module docstring
+        return None
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table")
     md.enable("strikethrough")
     md.disable("image")
     return md
-
-
-_MD: Any = _parser() if MarkdownIt is not None else None
 
 
 def render_markdown(text: str, *, dark: bool = False, block_offset: int = 0) -> Rendered:
@@ -88,7 +86,8 @@ def render_markdown(text: str, *, dark: bool = False, block_offset: int = 0) -> 
             across the whole conversation).
     """
     blocks: list[str] = []
-    if _MD is None:
+    parser = _parser()
+    if parser is None:
         from PySide6.QtGui import QTextDocument
 
         doc = QTextDocument()
@@ -98,7 +97,7 @@ def render_markdown(text: str, *, dark: bool = False, block_offset: int = 0) -> 
         body = body[body.find(">", start) + 1 : end] if start >= 0 else body
         return Rendered(body, blocks)
 
-    tokens = _MD.parse(text)
+    tokens = parser.parse(text)
     colours = palette(dark)
     frame_bg, border, muted = colours.code, colours.card_border, colours.muted
 
@@ -118,13 +117,13 @@ def render_markdown(text: str, *, dark: bool = False, block_offset: int = 0) -> 
             f"<tr><td>{_code_html(code, lang, dark)}</td></tr></table>"
         )
 
-    renderer = _MD.renderer
+    renderer = parser.renderer
     rules = renderer.rules
     saved = rules.get("fence"), rules.get("code_block")
     rules["fence"] = fence
     rules["code_block"] = fence
     try:
-        body = renderer.render(tokens, _MD.options, {})
+        body = renderer.render(tokens, parser.options, {})
     finally:
         rules["fence"], rules["code_block"] = saved
     body = body.replace("<table>", f"<table border='1' cellspacing='0' cellpadding='6' "
@@ -202,15 +201,6 @@ def card_html(role: str, inner: str, dark: bool, anchor: str = "") -> str:
     # An empty first cell indents the question, so questions and answers read apart.
     return (f"<table width='100%' cellspacing='0' cellpadding='0' style='margin-top:14px'>"
             f"<tr><td width='{USER_INDENT_PERCENT}%'></td><td>{card}</td></tr></table>")
-
-
-def streaming_card_html(who: str, mark: str, dark: bool) -> str:
-    """The card an answer streams into: ``mark`` stands where its text goes."""
-    colours = palette(dark)
-    inner = (f"{role_label('assistant', colours)}<p style='margin:0'>{mark}</p>"
-             f"<p style='color:{colours.muted}; font-size:small'>{html.escape(who)}"
-             " · answering…</p>")
-    return card_html("assistant", inner, dark)
 
 
 def thinking_html(href: str, thinking: str, expanded: bool, still_open: bool,
@@ -324,3 +314,17 @@ def versions_html(index: int, versions: Versions | None, colours: Palette) -> st
             f"{arrow('previous', '‹', versions.previous, 'Previous version')} "
             f"{versions.index}/{versions.count} "
             f"{arrow('next', '›', versions.next, 'Next version')}</span>")
+
+
+def warm_renderer() -> None:
+    """Import the Markdown and highlighting libraries ahead of the first answer.
+
+    Start-up no longer imports them (≈50 ms); a background thread calls this once the window
+    is up, so the first answer drawn does not pay for the import on the GUI thread.
+    """
+    _parser()
+    try:
+        import pygments.formatters
+        import pygments.lexers  # noqa: F401 - imported for its side effect, the import
+    except ImportError:  # pragma: no cover - optional
+        pass

@@ -11,8 +11,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QDir, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QByteArray, QDir, QObject, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QIconEngine,
+    QImage,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
@@ -173,14 +182,47 @@ def icon_image(name: str, colour: str, size: int, ratio: float = 2.0) -> QImage:
     return image
 
 
+class _TintedIcon(QIconEngine):
+    """A bundled icon drawn in its colour at the size and pixel ratio asked, when first asked.
+
+    Drawing every size, ratio and mode up front (16 SVG renders an icon) cost ≈30 ms of the
+    window's start-up; a widget asks for one or two of them.
+    """
+
+    def __init__(self, name: str, colour: str, disabled: str) -> None:
+        super().__init__()
+        self._args = (name, colour, disabled)
+        self._drawn: dict[tuple[int, float, bool], QPixmap] = {}
+
+    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, _state: QIcon.State,  # noqa: N802
+                     scale: float) -> QPixmap:
+        """The icon ``size`` logical pixels square (its smaller side) at pixel ratio ``scale``."""
+        name, colour, disabled = self._args
+        key = (max(1, min(size.width(), size.height())), scale, mode == QIcon.Mode.Disabled)
+        if key not in self._drawn:
+            tint = disabled if key[2] else colour
+            self._drawn[key] = QPixmap.fromImage(icon_image(name, tint, key[0], scale))
+        return self._drawn[key]
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        """The icon at pixel ratio 1."""
+        return self.scaledPixmap(size, mode, state, 1.0)
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
+              state: QIcon.State) -> None:
+        """Draw the icon into ``rect`` at the painter's pixel ratio."""
+        device = painter.device()
+        ratio = device.devicePixelRatioF() if device is not None else 1.0
+        painter.drawPixmap(rect, self.scaledPixmap(rect.size(), mode, state, ratio))
+
+    def clone(self) -> QIconEngine:
+        """A copy (Qt copies an icon's engine when the icon is changed)."""
+        return _TintedIcon(*self._args)
+
+
 @lru_cache(maxsize=256)
 def _tinted(name: str, colour: str, disabled: str) -> QIcon:
-    result = QIcon()
-    for size in (16, 20, 24, 32):
-        for ratio in _RATIOS:
-            for mode, tint in ((QIcon.Mode.Normal, colour), (QIcon.Mode.Disabled, disabled)):
-                result.addPixmap(QPixmap.fromImage(icon_image(name, tint, size, ratio)), mode)
-    return result
+    return QIcon(_TintedIcon(name, colour, disabled))
 
 
 def icon(name: str, dark: bool | None = None, colour: str | None = None) -> QIcon:

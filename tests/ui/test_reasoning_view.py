@@ -129,9 +129,12 @@ def _last(view: ChatView, word: str) -> QTextCursor:
     return view.document().find(word, view.document().characterCount(), flags)
 
 
-def _card_colour(cursor: QTextCursor) -> str:
-    table = cursor.currentTable()
-    return table.format().background().color().name() if table is not None else ""
+def _card_colour(view: ChatView, cursor: QTextCursor) -> str:
+    """The colour drawn just left of the found word: the card's, when the word is in one."""
+    start = QTextCursor(cursor)
+    start.setPosition(cursor.selectionStart())
+    at = view.cursorRect(start)
+    return view.viewport().grab().toImage().pixelColor(at.left() - 4, at.center().y()).name()
 
 
 @pytest.mark.model
@@ -148,7 +151,7 @@ def test_a_real_answer_streams_unbolded_in_its_card(
         if view.streaming() and words and not seen:
             cursor = _last(view, words[0])
             if not cursor.isNull():
-                seen.append((cursor.charFormat().fontWeight(), _card_colour(cursor)))
+                seen.append((cursor.charFormat().fontWeight(), _card_colour(view, cursor)))
         return bool(seen)
 
     QTest.keyClicks(w.composer, "Name one colour.")
@@ -163,5 +166,5 @@ def test_a_real_answer_streams_unbolded_in_its_card(
     words = [t for t in view.messages[-1].text.split() if t.isalpha()]
     assert words, "the model wrote no word"
     finished = _last(view, words[-1])
-    assert not finished.isNull() and _card_colour(finished) == card
+    assert not finished.isNull() and _card_colour(view, finished) == card
     assert "Assistant" in view.toPlainText() and "answering…" not in view.toPlainText()

@@ -18,11 +18,25 @@ Start it::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from app.core.api.binding import Binding, check_enabled, default_socket, plan_binding
 from app.core.api.errors import ApiConfigError, ApiError, ApiRefused
 from app.core.api.limits import Limits
-from app.core.api.server import ApiServer
 from app.core.api.tokens import Grant, NewToken, create_token, describe, revoke_token
+
+if TYPE_CHECKING:
+    from app.core.api.server import ApiServer
+
+
+def __getattr__(name: str) -> Any:
+    # The server (Starlette, uvicorn: ~0.4 s of imports) loads when first asked for, not with
+    # the window's API switch, which is off unless policy turns the API on.
+    if name == "ApiServer":
+        from app.core.api.server import ApiServer
+
+        return ApiServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ApiConfigError",
