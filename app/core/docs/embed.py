@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.docs.errors import EmbeddingModelMissing
+from app.core.docs.pooling import mean_pool
 from app.core.docs.schema import EMBEDDING_DIM
 from app.core.models.catalog import CatalogEntry, default_entry
 from app.core.models.digests import DigestCache
@@ -248,17 +249,6 @@ def _options(threads: int) -> Any:
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
     return options
-
-
-def mean_pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
-    """Average the token vectors the attention mask keeps, then scale to unit length."""
-    weights = mask[:, :, None].astype(np.float32)
-    summed = (hidden * weights).sum(axis=1)
-    counts = np.clip(weights.sum(axis=1), 1e-9, None)
-    pooled = summed / counts
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    unit: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-    return unit
 
 
 def load_embedder(paths: AppPaths, *, threads: int = 1, optimize: bool = True) -> Embedder:

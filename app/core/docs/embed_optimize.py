@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core.docs.pooling import mean_pool
 from app.core.models.digests import sha256_file
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,6 @@ def check_equivalent(source: Path, candidate: Path) -> None:
     Raises:
         OptimizeFailed: they differ, or the candidate does not load.
     """
-    from app.core.docs.embed import mean_pool
-
     feeds = probe_feeds()
     vectors = []
     for path in (source, candidate):
