@@ -13,12 +13,12 @@ and loading replays that. A graph that is missing, damaged (digest mismatch), of
 format, or whose size disagrees with the collection after replay is rebuilt from the stored
 vectors, with a log line saying why; until a graph is ready, that collection is searched
 exactly. Loading and building run on background threads, and usearch releases the GIL while
-it adds or searches.
+it adds or searches. Each graph is kept in shards (``shards.py``) so that saving one, which
+holds the GIL, stays short; each shard is loaded, checked, rebuilt and saved on its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -29,21 +29,9 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from app.core.docs.graph import (
-    CONNECTIVITY,
-    EXPANSION_SEARCH,
-    GraphStats,
-    LayeredGraph,
-    apply,
-    assemble,
-    lower_priority,
-    matrix,
-    new_graph,
-    search_depth,
-    threads_for,
-    usearch_index,
-)
-from app.core.docs.schema import EMBEDDING_DIM
+from app.core.docs import shards
+from app.core.docs.graph import GraphStats, apply, lower_priority, matrix, new_graph, threads_for
+from app.core.docs.shards import Shard, ShardedGraph
 from app.core.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -52,12 +40,10 @@ T = TypeVar("T")
 Query = Callable[[str, Sequence[Any]], list[Any]]
 Write = Callable[[Callable[[Connection], T]], T]
 
-FORMAT = f"usearch2-hnsw-i8-cos-d{EMBEDDING_DIM}-m{CONNECTIVITY}"
-PART_BYTES = 4 * 1024 * 1024
 # Small enough that turning one batch of rows into arrays holds the GIL only briefly.
 BUILD_BATCH = 5_000
-# Save again once this share changed since the last save (at least the floor): a save
-# rewrites the whole graph, and a load replays at most this share of it.
+# Save a shard again once this share of it changed since its last save (at least the floor):
+# a save rewrites the whole shard, and a load replays at most this share of it.
 SAVE_SHARE = 0.25
 SAVE_FLOOR = 2_000
 
@@ -67,13 +53,18 @@ class _Entry:
     state: str = "starting"  # starting -> loading -> ready | failed
     graph: Any = None
     pending: list[tuple[str, Any, Any]] = field(default_factory=list)
-    dirty: int = 0
     saving: bool = False
     save_lock: threading.Lock = field(default_factory=threading.Lock)
     stats: GraphStats = field(default_factory=GraphStats)
     done: threading.Event = field(default_factory=threading.Event)
     failed_stamp: Any = None
-    collect: list[tuple[str, Any, Any]] | None = None  # changes during a rebuild
+    collect: list[tuple[str, Any, Any]] | None = None  # changes during a shard's rebuild
+
+
+def _due(shard: Shard, least: int | None) -> bool:
+    """Whether a shard is worth saving (a layered one: rebuilding and saving) now."""
+    need = max(SAVE_FLOOR, SAVE_SHARE * len(shard.graph)) if least is None else least
+    return shard.dirty >= need and (shard.dirty > 0 or not shard.layered)
 
 
 class AnnIndexes:
@@ -103,8 +94,6 @@ class AnnIndexes:
         if entry.state != "ready":
             return None
         graph = entry.graph
-        if not isinstance(graph, LayeredGraph):
-            graph.expansion_search = search_depth(len(graph))
         found = graph.search(np.asarray(query, dtype=np.float32), count, threads=1)
         return [int(k) for k in found.keys]
 
@@ -115,9 +104,9 @@ class AnnIndexes:
         return entry.state == "ready"
 
     def settle(self, cid: int, *, min_changes: int = SAVE_FLOOR) -> bool:
-        """Save ``cid``'s graph now (waiting) if that many changes are not saved yet.
+        """Save ``cid``'s shards now (waiting) that have that many changes not saved yet.
 
-        A loaded graph (a view with changes on top) is rebuilt and saved in the background.
+        A loaded shard (a view with changes on top) is rebuilt and saved in the background.
 
         Returns:
             Whether it was saved now.
@@ -126,16 +115,14 @@ class AnnIndexes:
             entry = self._entries.get(cid)
         if entry is None or entry.state != "ready":
             return False
-        if isinstance(entry.graph, LayeredGraph):
-            if entry.dirty >= min_changes and not entry.saving:
+        layered = max(min_changes, 1)
+        if any(s.layered and _due(s, layered) for s in entry.graph.shards):
+            if not entry.saving:
                 entry.saving = True
-                threading.Thread(target=self._compact, args=(cid, entry), daemon=True).start()
+                threading.Thread(target=self._refresh, args=(cid, entry, min_changes, layered),
+                                 daemon=True).start()
             return False
-        with entry.save_lock:
-            if entry.dirty < min_changes:
-                return False
-            self._write(lambda conn: self._save(conn, cid, entry))
-        return True
+        return self._refresh(cid, entry, min_changes, layered, background=False)
 
     def stats(self, cid: int) -> GraphStats | None:
         """The loaded graph's figures, if one is loaded."""
@@ -144,6 +131,7 @@ class AnnIndexes:
         if entry is None or entry.state != "ready":
             return None
         entry.stats.vectors = len(entry.graph)
+        entry.stats.shards = len(entry.graph.shards)
         entry.stats.memory_bytes = int(entry.graph.memory_usage)
         return entry.stats
 
@@ -191,12 +179,10 @@ class AnnIndexes:
             if entry.collect is not None:
                 entry.collect.append(change)
         apply(graph, change)
-        entry.dirty += len(change[1])
-        if entry.dirty >= max(SAVE_FLOOR, SAVE_SHARE * len(graph)) and not entry.saving:
+        if not entry.saving and any(_due(s, None) for s in graph.shards):
             entry.saving = True
-            # A loaded graph is a read-only view plus changes: it is built whole again first.
-            work = self._compact if isinstance(graph, LayeredGraph) else self._save_later
-            threading.Thread(target=work, args=(cid, entry), daemon=True,
+            # A loaded shard is a read-only view plus changes: it is built again first.
+            threading.Thread(target=self._refresh, args=(cid, entry, None, None), daemon=True,
                              name=f"docs-ann-save-{cid}").start()
 
     # -- loading, building, saving ------------------------------------------------------------
@@ -208,17 +194,7 @@ class AnnIndexes:
             # Switched to loading on the writer thread, between two transactions: a write
             # committed before is seen by the reads below, one after is noted as pending.
             self._write(lambda conn: setattr(entry, "state", "loading"))
-            graph, how = self._restore(cid)
-            if graph is not None:
-                expected = self._count(cid)
-                with self._lock:
-                    # Writes noted while loading make the count a moving target: checked
-                    # only when none came (the next load checks again).
-                    if not entry.pending and len(graph) != expected:
-                        log.warning("documents: collection %d's saved graph holds %d vectors, "
-                                    "the collection %d: rebuilding it", cid, len(graph),
-                                    expected)
-                        graph = None
+            graph, how = self._restore(cid, entry)
             if graph is None:
                 graph, how = self._build(cid), "built"
             with self._lock:
@@ -226,14 +202,12 @@ class AnnIndexes:
                     apply(graph, change)
                 entry.pending.clear()
                 entry.graph, entry.state = graph, "ready"
+                entry.saving = True  # what was built took work: saved below
             entry.stats.how = how
             entry.stats.load_s = time.monotonic() - started
-            log.info("documents: collection %d's graph %s (%d vectors) in %.1f s", cid, how,
-                     len(graph), entry.stats.load_s)
-            if how != "loaded":
-                entry.dirty = SAVE_FLOOR  # worth saving: it took work to get here
-                entry.saving = True
-                self._save_later(cid, entry)
+            log.info("documents: collection %d's graph %s (%d vectors, %d shards) in %.1f s",
+                     cid, how, len(graph), len(graph.shards), entry.stats.load_s)
+            self._refresh(cid, entry, 1, None)
         except Exception as exc:  # noqa: BLE001 - any failure means: search exactly instead
             with self._lock:
                 entry.state = "failed"
@@ -244,65 +218,86 @@ class AnnIndexes:
         finally:
             entry.done.set()
 
-    def _restore(self, cid: int) -> tuple[Any, str]:
-        """The saved graph with changes since replayed, or ``(None, reason)``."""
-        meta = self._query(
-            "SELECT format, watermark, parts, bytes, sha256 FROM doc_ann WHERE collection_id = ?",
-            (cid,),
-        )
-        if not meta:
+    def _restore(self, cid: int, entry: _Entry) -> tuple[ShardedGraph | None, str]:
+        """The saved shards with changes since replayed (bad ones rebuilt), or ``(None, why)``."""
+        rows = shards.saved(self._query, cid)
+        if not rows or int(rows[0][1]) != 0 or [int(r[0]) for r in rows] != list(range(len(rows))):
             return None, "no saved graph"
-        fmt, watermark, parts, size, digest = meta[0]
-        if fmt != FORMAT:
-            log.info("documents: collection %d's saved graph is %s, not %s: rebuilding", cid,
-                     fmt, FORMAT)
-            return None, "other format"
-        buffer = assemble(int(size), (row[0] for part in range(int(parts)) for row in self._query(
-            "SELECT data FROM doc_ann_parts WHERE collection_id = ? AND part = ?", (cid, part))))
-        if buffer is None or hashlib.sha256(buffer.data).hexdigest() != digest:
-            log.warning("documents: collection %d's saved graph is damaged (its digest does not "
-                        "match): rebuilding it; exact search meanwhile", cid)
-            return None, "damaged"
-        Index = usearch_index()  # noqa: N806 - a class
-        # Viewed in place, not copied: a copy holds the GIL for seconds at a million vectors.
-        base = Index.restore(buffer, view=True, expansion_search=EXPANSION_SEARCH)
-        if base is None:
-            log.warning("documents: collection %d's saved graph cannot be read: rebuilding", cid)
-            return None, "unreadable"
-        graph = LayeredGraph(base, buffer, new_graph())
-        replayed = self._replay(cid, graph, int(watermark))
-        return graph, f"loaded+replayed {replayed}" if replayed else "loaded"
+        graph = ShardedGraph([Shard(int(r[1]), None, watermark=int(r[3]), top=int(r[3]))
+                              for r in rows])
+        bad = []
+        for i, row in enumerate(rows):
+            graph.shards[i].graph, why = shards.open_saved(self._query, cid, row)
+            if graph.shards[i].graph is None:
+                log.warning("documents: collection %d's saved graph shard %d is %s: rebuilding "
+                            "it; exact search meanwhile", cid, i, why)
+                graph.shards[i].graph = new_graph()
+                bad.append(i)
+        replayed = sum(self._replay(cid, graph, i) for i in range(len(rows)) if i not in bad)
+        for i in range(len(graph.shards)):
+            with self._lock:
+                # Writes noted while loading make the count a moving target: checked only
+                # when none came (the next load checks again).
+                moving = bool(entry.pending)
+            if i not in bad and not moving and len(graph.shards[i].graph) != self._count(
+                    cid, *graph.bounds(i)):
+                log.warning("documents: collection %d's saved graph shard %d holds %d vectors, "
+                            "the collection another number: rebuilding it", cid, i,
+                            len(graph.shards[i].graph))
+                bad.append(i)
+        for i in bad:
+            graph.shards[i].graph = self._build_range(cid, *graph.bounds(i))
+            graph.shards[i].dirty = max(1, len(graph.shards[i].graph))
+        if len(bad) == len(graph.shards):
+            return graph, "built"
+        how = f"loaded+replayed {replayed}" if replayed else "loaded"
+        return graph, how + (f", {len(bad)} of {len(graph.shards)} shards rebuilt" if bad else "")
 
-    def _replay(self, cid: int, graph: Any, watermark: int) -> int:
+    def _replay(self, cid: int, graph: ShardedGraph, i: int) -> int:
+        low, high = graph.bounds(i)
+        watermark = graph.shards[i].watermark
         gone = [int(r[0]) for r in self._query(
-            "SELECT chunk_id FROM doc_ann_removed WHERE collection_id = ?", (cid,)
+            "SELECT chunk_id FROM doc_ann_removed WHERE collection_id = ? AND chunk_id >= ? "
+            "AND chunk_id < ?", (cid, low, high),
         )]
-        present = [i for i in gone if graph.contains(i)]
+        present = [k for k in gone if graph.contains(k)]
         if present:
             graph.remove(np.asarray(present, dtype=np.uint64))
         # An id deleted since the save may have been given to a new chunk: re-add those too.
         changed = len(gone)
-        for ids, vectors in self._vectors(cid, above=watermark, also=gone):
+        for ids, vectors in self._vectors(cid, above=max(watermark, low - 1), below=high,
+                                          also=gone):
             graph.add(ids, vectors, threads=threads_for(len(ids)))
             changed += len(ids)
         return changed
 
-    def _build(self, cid: int) -> Any:
-        graph = new_graph()
+    def _build(self, cid: int) -> ShardedGraph:
+        """The whole collection's graph, cut into shards as it grows."""
+        graph = ShardedGraph()
         for ids, vectors in self._vectors(cid, above=-1):
             if self.closed:
                 raise RuntimeError("the index was closed")
             graph.add(ids, vectors, threads=0)
         return graph
 
-    def _vectors(self, cid: int, *, above: int, also: Sequence[int] = ()) -> Any:
-        """The collection's chunk vectors with id > ``above`` (and ids in ``also``), batched."""
+    def _build_range(self, cid: int, low: int, high: int) -> Any:
+        """One shard's graph, from the stored vectors in its range."""
+        graph = new_graph()
+        for ids, vectors in self._vectors(cid, above=low - 1, below=high):
+            if self.closed:
+                raise RuntimeError("the index was closed")
+            graph.add(ids, vectors, threads=0)
+        return graph
+
+    def _vectors(self, cid: int, *, above: int, below: int = shards.TOP_ID,
+                 also: Sequence[int] = ()) -> Any:
+        """The collection's chunk vectors with ``above < id < below`` (and ``also``), batched."""
         last = above
         while True:
             rows = self._query(
                 "SELECT ch.id, ch.vector FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
-                "WHERE f.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?",
-                (cid, last, BUILD_BATCH),
+                "WHERE f.collection_id = ? AND ch.id > ? AND ch.id < ? ORDER BY ch.id LIMIT ?",
+                (cid, last, below, BUILD_BATCH),
             )
             if not rows:
                 break
@@ -319,77 +314,77 @@ class AnnIndexes:
             if rows:
                 yield matrix(rows)
 
-    def _count(self, cid: int) -> int:
+    def _count(self, cid: int, low: int = 0, high: int = shards.TOP_ID) -> int:
         return int(self._query(
             "SELECT count(*) FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
-            "WHERE f.collection_id = ?", (cid,),
+            "WHERE f.collection_id = ? AND ch.id >= ? AND ch.id < ?", (cid, low, high),
         )[0][0])
 
-    def _compact(self, cid: int, entry: _Entry) -> None:
-        """Build the graph whole again from the stored vectors, swap it in, and save it."""
-        lower_priority()
+    def _refresh(self, cid: int, entry: _Entry, plain: int | None, layered: int | None, *,
+                 background: bool = True) -> bool:
+        """Save each shard due (``_due``); a loaded one is built again first. Saved any?"""
+        if background:
+            lower_priority()
+        done = False
         try:
             with entry.save_lock:
-                collected: list[tuple[str, Any, Any]] = []
-
-                def collect(conn: Connection) -> None:
-                    # Between two transactions: later changes are collected for the new graph.
-                    with self._lock:
-                        entry.collect = collected
-
-                self._write(collect)
-                graph = self._build(cid)
-                with self._lock:
-                    for change in collected:
-                        apply(graph, change)
-                    entry.collect = None
-                    entry.graph = graph
-                self._write(lambda conn: self._save(conn, cid, entry))
-        except Exception as exc:  # noqa: BLE001 - the layered graph keeps answering
+                i = 0
+                while i < len(entry.graph.shards) and not self.closed:
+                    shard = entry.graph.shards[i]
+                    if shard.layered and _due(shard, layered):
+                        self._rebuild(cid, entry, i)
+                    elif shard.layered or not _due(shard, plain):
+                        i += 1
+                        continue
+                    # One write a shard: the GUI and other writes run between two saves.
+                    done = self._write(self._saver(cid, entry, i)) or done
+                    i += 1
+        except Exception as exc:  # noqa: BLE001 - the graph stays in memory; saved next time
             entry.collect = None
             if not self.closed:
-                log.warning("documents: collection %d's graph could not be rebuilt (%s)", cid,
-                            type(exc).__name__)
+                log.warning("documents: collection %d's graph could not be saved (%s: %s)", cid,
+                            type(exc).__name__, exc)
         finally:
-            entry.saving = False
+            if background:  # the flag of the thread that runs this
+                entry.saving = False
+        return done
 
-    def _save_later(self, cid: int, entry: _Entry) -> None:
-        try:
-            with entry.save_lock:
-                if not self.closed:
-                    self._write(lambda conn: self._save(conn, cid, entry))
-        except Exception as exc:  # noqa: BLE001 - the graph stays in memory; saved next time
-            if not self.closed:
-                log.warning("documents: collection %d's graph could not be saved (%s)", cid,
-                            type(exc).__name__)
-        finally:
-            entry.saving = False
+    def _rebuild(self, cid: int, entry: _Entry, i: int) -> None:
+        """Build shard ``i`` again from the stored vectors and swap it in."""
+        collected: list[tuple[str, Any, Any]] = []
 
-    def _save(self, conn: Connection, cid: int, entry: _Entry) -> None:
-        # On the writer thread: no write can change the graph while it is serialised, so the
+        def collect(conn: Connection) -> None:
+            # Between two transactions: later changes are collected for the new shard.
+            with self._lock:
+                entry.collect = collected
+
+        self._write(collect)
+        fresh = self._build_range(cid, *entry.graph.bounds(i))
+        with self._lock:
+            graph = entry.graph
+            for kind, ids, vectors in collected:
+                inside = graph.within(i, ids)
+                # Keys that went to a shard started meanwhile may have been read: not here.
+                outside = [int(k) for k in ids[~inside] if fresh.contains(int(k))]
+                if outside:
+                    fresh.remove(np.asarray(outside, dtype=np.uint64))
+                if inside.any():
+                    apply(fresh, (kind, ids[inside], None if vectors is None else vectors[inside]))
+            entry.collect = None
+            graph.shards[i].graph = fresh
+            graph.shards[i].dirty = max(1, len(fresh))
+
+    def _saver(self, cid: int, entry: _Entry, i: int) -> Callable[[Connection], bool]:
+        return lambda conn: self._save(conn, cid, entry, i)
+
+    def _save(self, conn: Connection, cid: int, entry: _Entry, i: int) -> bool:
+        # On the writer thread: no write can change the shard while it is serialised, so the
         # saved bytes and the watermark describe the same moment.
         if entry.state != "ready" or self._entries.get(cid) is not entry:
-            return
-        if isinstance(entry.graph, LayeredGraph):
-            return  # a view cannot be saved; _compact builds one that can
+            return False
+        if entry.graph.shards[i].layered:
+            return False  # a view cannot be saved; _rebuild builds one that can
         if conn.execute("SELECT 1 FROM doc_collections WHERE id = ?", (cid,)).fetchone() is None:
-            return
-        data = entry.graph.save()
-        watermark = conn.execute("SELECT coalesce(max(id), 0) FROM doc_chunks").fetchone()[0]
-        conn.execute("DELETE FROM doc_ann WHERE collection_id = ?", (cid,))
-        parts = (len(data) + PART_BYTES - 1) // PART_BYTES
-        conn.execute(
-            "INSERT INTO doc_ann (collection_id, format, watermark, vectors, parts, bytes, "
-            "sha256, saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (cid, FORMAT, int(watermark), len(entry.graph), parts, len(data),
-             hashlib.sha256(data).hexdigest(), time.time()),
-        )
-        view = memoryview(data)
-        for part in range(parts):
-            conn.execute(
-                "INSERT INTO doc_ann_parts (collection_id, part, data) VALUES (?, ?, ?)",
-                (cid, part, view[part * PART_BYTES : (part + 1) * PART_BYTES]),
-            )
-        entry.dirty = 0
-
-
+            return False
+        shards.save(conn, cid, entry.graph, i)
+        return True

@@ -5,7 +5,7 @@ a million vectors, during which the GUI thread cannot run. Viewing the saved byt
 takes milliseconds, but a view cannot change. So a loaded graph is a ``LayeredGraph``: the
 view (``base``), a small mutable graph of the chunks added since (``tail``), and the ids
 removed from the view since (``gone``, filtered out of its answers). When enough has
-changed, ``ann.py`` builds one graph again in the background and saves that.
+changed, ``ann.py`` builds that shard (``shards.py``) again in the background and saves it.
 """
 
 from __future__ import annotations
@@ -119,9 +119,10 @@ class GraphStats:
     """What a graph cost, for ``docs`` reports and the bench."""
 
     vectors: int = 0
+    shards: int = 0
     memory_bytes: int = 0
     load_s: float = 0.0
-    how: str = ""  # "loaded", "loaded+replayed N", "built"
+    how: str = ""  # "loaded", "loaded+replayed N", "built"; ", K of N shards rebuilt"
 
 
 class LayeredGraph:
@@ -167,7 +168,7 @@ class LayeredGraph:
         self.gone.update(int(k) for k in keys if self.base.contains(int(k)))
 
     def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1) -> Any:
-        """The ``count`` nearest keys of both parts (``.keys``, nearest first)."""
+        """The ``count`` nearest keys of both parts (``.keys``, ``.distances``, nearest first)."""
         found: list[tuple[float, int]] = []
         self.base.expansion_search = self.tail.expansion_search = search_depth(len(self))
         # Removed keys still stand in the view: ask for more so enough remain.
@@ -178,9 +179,11 @@ class LayeredGraph:
             tail = self.tail.search(query, count, threads=threads)
             found += [(float(d), int(k)) for k, d in zip(tail.keys, tail.distances, strict=True)]
         found.sort()
-        return _Found(np.asarray([k for _, k in found[:count]], dtype=np.uint64))
+        return _Found(np.asarray([k for _, k in found[:count]], dtype=np.uint64),
+                      np.asarray([d for d, _ in found[:count]], dtype=np.float32))
 
 
 class _Found:
-    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+    def __init__(self, keys: npt.NDArray[np.uint64], distances: npt.NDArray[np.float32]) -> None:
         self.keys = keys
+        self.distances = distances

@@ -110,7 +110,42 @@ CREATE TRIGGER doc_chunks_ann_delete AFTER DELETE ON doc_chunks BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+-- Each graph is split into shards saved one at a time (shards.py): one usearch save holds
+-- the GIL for its whole run, so a single graph of a million vectors froze the GUI ~250 ms.
+-- ``doc_ann`` stays as the collection's summary; its ``watermark`` (the highest of its
+-- shards') decides which deletions ``doc_ann_removed`` notes. Graphs saved whole by the
+-- previous version are dropped here and rebuilt in shards on first use (exact search
+-- meanwhile). A shard covers the chunk ids from its ``low`` up to the next shard's ``low``;
+-- its ``watermark`` is the highest chunk id the database held when that shard was saved.
+DELETE FROM doc_ann_removed;
+DROP TABLE doc_ann_parts;
+DELETE FROM doc_ann;
+CREATE TABLE doc_ann_shards (
+    collection_id INTEGER NOT NULL REFERENCES doc_ann (collection_id) ON DELETE CASCADE,
+    shard         INTEGER NOT NULL,
+    low           INTEGER NOT NULL,
+    format        TEXT    NOT NULL,
+    watermark     INTEGER NOT NULL,
+    vectors       INTEGER NOT NULL,
+    parts         INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    sha256        TEXT    NOT NULL,
+    saved         REAL    NOT NULL,
+    PRIMARY KEY (collection_id, shard)
+);
+CREATE TABLE doc_ann_parts (
+    collection_id INTEGER NOT NULL,
+    shard         INTEGER NOT NULL,
+    part          INTEGER NOT NULL,
+    data          BLOB    NOT NULL,
+    PRIMARY KEY (collection_id, shard, part),
+    FOREIGN KEY (collection_id, shard) REFERENCES doc_ann_shards (collection_id, shard)
+        ON DELETE CASCADE
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -178,7 +178,8 @@ def test_an_index_from_before_the_graphs_opens_and_answers(
 ) -> None:
     def downgrade(conn: object) -> None:
         for statement in ("DROP TRIGGER doc_chunks_ann_delete", "DROP TABLE doc_ann_removed",
-                          "DROP TABLE doc_ann_parts", "DROP TABLE doc_ann",
+                          "DROP TABLE doc_ann_parts", "DROP TABLE doc_ann_shards",
+                          "DROP TABLE doc_ann",
                           "UPDATE docs_meta SET value = '1' WHERE key = 'schema_version'"):
             conn.execute(statement)  # type: ignore[attr-defined]
 
