@@ -180,6 +180,10 @@ class UsageView(QWidget):
     def shutdown(self) -> None:
         """Wait for a report being computed; called when the view closes."""
         self.lane.shutdown()
+        # The lane drops a result that comes after it stopped: nothing is computing any more,
+        # so the view must not say it is (it used to stay busy for good when closed early).
+        self._busy = False
+        self.refresh_button.setEnabled(True)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         """Compute the first report when the view is first shown."""

@@ -159,3 +159,23 @@ def test_an_unexpected_failure_is_said_without_a_traceback(
     assert "failed unexpectedly (ValueError)" in view.status_label.text()
     assert "bad row" not in view.status_label.text()
     assert view.refresh_button.isEnabled()
+
+
+def test_closing_the_view_while_it_reads_leaves_it_idle(qtbot: QtBot) -> None:
+    """Closed before its report came: the result is dropped, and the view no longer says busy."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow_report() -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return {}
+
+    view = UsageView(slow_report)
+    qtbot.addWidget(view)
+    view.show()
+    assert started.wait(5), "the report never started"
+    assert view.busy
+    threading.Timer(0.2, release.set).start()  # the close waits for the running report
+    view.close()
+    assert not view.busy
+    assert view.refresh_button.isEnabled()
