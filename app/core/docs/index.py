@@ -93,7 +93,7 @@ class DocumentIndex(EncryptedTables):
 
     def close(self) -> None:
         """Close both connections (graphs being loaded stop); queued writes finish first."""
-        self.ann.closed = True
+        self.ann.close()
         super().close()
 
     # -- plumbing ---------------------------------------------------------------------------

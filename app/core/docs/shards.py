@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +39,8 @@ from app.core.docs.schema import EMBEDDING_DIM
 from app.core.store.database import Connection
 
 # Measured (bench/README.md, "Graph shards"): a 50,000-vector shard (31 MiB) saves in 11-41 ms,
-# but 154 ms when its output buffer is fresh memory; smaller shards cost more searches.
+# but 154 ms when its output buffer is fresh memory (``prefault``); smaller shards cost more
+# searches.
 SHARD_LIMIT = 50_000
 FORMAT = f"usearch2-hnsw-i8-cos-d{EMBEDDING_DIM}-m{CONNECTIVITY}"
 PART_BYTES = 4 * 1024 * 1024
@@ -132,18 +136,28 @@ class ShardedGraph:
             shard.graph.remove(keys[where == i])
             shard.dirty += int((where == i).sum())
 
-    def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1) -> Any:
-        """The ``count`` nearest keys over every shard (``.keys``, nearest first)."""
-        found: list[tuple[float, int]] = []
-        for shard in self.shards:
+    def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1,
+               searchers: Searchers | None = None) -> Any:
+        """The ``count`` nearest keys over every shard (``.keys``, nearest first).
+
+        With ``searchers``, shards are searched side by side (usearch releases the GIL while
+        it searches): at a million vectors the 20 searches were half of a question's time.
+        """
+        live = [s for s in self.shards if len(s.graph)]
+
+        def one(shard: Shard) -> list[tuple[float, int]]:
             graph = shard.graph
-            if not len(graph):
-                continue
             if not shard.layered:  # a layered graph sets its own depth
                 graph.expansion_search = search_depth(len(graph))
             some = graph.search(query, count, threads=threads)
-            found += [(float(d), int(k)) for k, d in zip(some.keys, some.distances, strict=True)]
-        found.sort()
+            return [(float(d), int(k)) for k, d in zip(some.keys, some.distances, strict=True)]
+
+        pool = searchers.pool() if searchers is not None and len(live) > 1 else None
+        try:
+            parts = list(pool.map(one, live)) if pool is not None else None
+        except RuntimeError:  # the index closed meanwhile: no new work for its threads
+            parts = None
+        found = sorted(pair for part in (parts or map(one, live)) for pair in part)
         return _Found([k for _, k in found[:count]])
 
     def within(self, i: int, keys: Any) -> npt.NDArray[np.bool_]:
@@ -152,6 +166,34 @@ class ShardedGraph:
         keys = np.asarray(keys, dtype=np.int64)
         inside: npt.NDArray[np.bool_] = (keys >= low) & (keys < high)
         return inside
+
+
+class Searchers:
+    """Threads that search shards side by side, one a core (at most 4).
+
+    Made on first use, stopped by ``close`` (the documents index's); after that, shards are
+    searched one after another on the caller's thread.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads, or None once closed."""
+        with self._lock:
+            if self._pool is None and not self._closed:
+                self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+                                                thread_name_prefix="enclave-shard-search")
+            return self._pool
+
+    def close(self) -> None:
+        """Let running searches finish and end the threads."""
+        with self._lock:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 class _Found:
@@ -185,9 +227,26 @@ def open_saved(query: Query, cid: int, row: Sequence[Any]) -> tuple[Any, str]:
     return LayeredGraph(base, buffer, new_graph()), "loaded"
 
 
+def prefault(size: int) -> None:
+    """Ready ``size`` bytes of memory for the next allocation of that size, outside the GIL.
+
+    usearch's ``save`` allocates its output and writes it with the GIL held; when that memory
+    is fresh, every page faults in (slow in virtual machines) and the GUI waited up to 154 ms
+    for a 31 MiB shard. Two rounds of allocate, fill (numpy releases the GIL) and free leave
+    the allocator holding touched pages of that size (glibc raises its mmap threshold after
+    the first free, so the second comes from the heap and stays there), which the save then
+    reuses: 40-45 ms stalls became 11 ms (bench/README.md). Elsewhere it is wasted work only.
+    """
+    for _ in range(2):
+        scratch = np.empty(size, dtype=np.uint8)
+        scratch.fill(0)
+        del scratch
+
+
 def save(conn: Connection, cid: int, graph: ShardedGraph, i: int) -> None:
     """Save shard ``i`` (on the writer thread, so the bytes and watermark agree)."""
     shard = graph.shards[i]
+    prefault(int(shard.graph.serialized_length))
     data = shard.graph.save()  # holds the GIL: at most one shard's worth
     watermark = int(conn.execute("SELECT coalesce(max(id), 0) FROM doc_chunks").fetchone()[0])
     now = time.time()
