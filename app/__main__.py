@@ -17,6 +17,11 @@ def main() -> int:
         from app.core.models.load_probe import _main as load_probe
 
         return load_probe(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "__embed-optimize":
+        # The embedding model's faster copy is made here: onnx holds the GIL and can crash.
+        from app.core.docs.embed_optimize import _main as embed_optimize
+
+        return embed_optimize(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "__engine":
         # The supervised engine process: llama.cpp runs here, never in the app.
         from app.core.runtime import harden_process

@@ -42,11 +42,12 @@ def _open(args: argparse.Namespace) -> tuple[AppPaths, Any, str | None]:
         return paths, open_index(paths, passphrase=passphrase), passphrase
 
 
-def _embedder(paths: AppPaths) -> Any:
+def _embedder(paths: AppPaths, index: Any) -> Any:
     from app.core.docs import load_embedder
 
-    # Two threads at most: indexing must leave cores for the model and the desktop.
-    return load_embedder(paths, threads=min(2, os.cpu_count() or 1))
+    # Two threads at most: indexing must leave cores for the model and the desktop. The
+    # index's own copy of the model: questions are embedded as its documents were.
+    return load_embedder(paths, threads=min(2, os.cpu_count() or 1), variant=index.embedder)
 
 
 def _eta(seconds: float | None) -> str:
@@ -71,7 +72,7 @@ def _add(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        embedder = _embedder(paths)
+        embedder = _embedder(paths, index)
         job = IngestJob(index, embedder, [Path(p) for p in args.paths], args.collection,
                         local_only=args.local_only, on_progress=show).start()
         interrupted = False
@@ -164,7 +165,7 @@ def _retrieve(index: Any, paths: AppPaths, question: str, collection: str | None
     from app.core.docs import retrieve
 
     collections = [index.collection(collection).name] if collection else None
-    embedder = _embedder(paths)
+    embedder = _embedder(paths, index)
     return retrieve(index, embedder.embed_one(question), question, collections=collections,
                     token_budget=budget, max_passages=limit)
 

@@ -51,7 +51,7 @@ class Documents:
         self.policy = policy
         self._open_index = open_index
         self._index: DocumentIndex | None = None
-        self._embedder: Embedder | None = None
+        self._embedders: dict[str, Embedder] = {}
         self._lock = threading.Lock()
         self.token_budget = 1200  # prompt room given to passages
         self.max_passages = 8
@@ -67,14 +67,22 @@ class Documents:
                 self._index = self._open_index()
             return self._index
 
-    def embedder(self) -> Embedder:
-        """The embedding model (loaded on first use)."""
-        from app.core.docs import load_embedder
+    def embedder(self, variant: str | None = None) -> Embedder:
+        """The embedding model (loaded on first use).
 
+        Args:
+            variant: which copy (``docs.schema.EMBEDDERS``); ``None``: the catalog model's
+                own vectors (``exact``), as routing and the API's embeddings use. Documents
+                are embedded and searched with their index's: ``embedder(index.embedder)``.
+        """
+        from app.core.docs import load_embedder
+        from app.core.docs.schema import EXACT_EMBEDDER
+
+        variant = variant or EXACT_EMBEDDER
         with self._lock:
-            if self._embedder is None:
-                self._embedder = load_embedder(self.paths)
-            return self._embedder
+            if variant not in self._embedders:
+                self._embedders[variant] = load_embedder(self.paths, variant=variant)
+            return self._embedders[variant]
 
     def ground(self, question: str, collections: Sequence[str]) -> Grounding:
         """Retrieve passages for ``question`` from ``collections`` and build the prompt.
@@ -100,7 +108,7 @@ class Documents:
             raise CollectionNotFound(
                 f"There is no document collection named {names}.",
                 "List collections with: enclave docs list")
-        vector = self.embedder().embed_one(question)
+        vector = self.embedder(index.embedder).embed_one(question)
         passages = retrieve(index, vector, question, collections=list(collections),
                             token_budget=self.token_budget, max_passages=self.max_passages)
         user_text, sources = build_grounded_prompt(question, passages)

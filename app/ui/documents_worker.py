@@ -115,7 +115,7 @@ class DocumentsJobs:
         def work(report: Callable[[Progress], None]) -> IngestReport:
             try:
                 index = self.documents.index()
-                embedder = self.documents.embedder()
+                embedder = self.documents.embedder(index.embedder)
                 from app.core.docs import IngestJob
 
                 job = IngestJob(index, embedder, paths, collection, local_only=local_only,

@@ -148,7 +148,7 @@ class _Run:
         self.scratch.mkdir(parents=True, mode=0o700)
         self.index = open_index_with_key(self.scratch / "documents.db", secrets.token_hex(32),
                                          create=True)
-        embedder = load_embedder(self.paths)
+        embedder = load_embedder(self.paths, variant=self.index.embedder)
         for suite in grounded:
             ingest(self.index, embedder, list(suite.documents), collection_name(suite))
         index = self.index

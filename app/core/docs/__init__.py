@@ -3,7 +3,7 @@
 For the chat turn::
 
     index = open_index(paths, passphrase=...)
-    embedder = load_embedder(paths)
+    embedder = load_embedder(paths, variant=index.embedder)  # the copy its vectors came from
     passages = retrieve(index, embedder.embed_one(question), question, collections=["hr"])
     user_text, sources = build_grounded_prompt(question, passages)
     keep_local = passages_local_only(passages)

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from app.core.docs.errors import EmbeddingModelMissing
 from app.core.docs.pooling import mean_pool
-from app.core.docs.schema import EMBEDDING_DIM
+from app.core.docs.schema import EMBEDDING_DIM, EXACT_EMBEDDER, FAST_EMBEDDER
 from app.core.models.catalog import CatalogEntry, default_entry
 from app.core.models.digests import DigestCache
 from app.core.paths import AppPaths
@@ -106,6 +106,7 @@ class Embedder:
     """
 
     dim = EMBEDDING_DIM
+    variant = EXACT_EMBEDDER  # which vectors it gives (``schema.EMBEDDERS``); set by the loader
 
     def __init__(
         self,
@@ -251,24 +252,31 @@ def _options(threads: int) -> Any:
     return options
 
 
-def load_embedder(paths: AppPaths, *, threads: int = 1, optimize: bool = True) -> Embedder:
+def load_embedder(paths: AppPaths, *, threads: int = 1, optimize: bool = True,
+                  variant: str = EXACT_EMBEDDER) -> Embedder:
     """Find, verify and load the approved embedding model.
 
-    With ``optimize`` the model runs from its optimised copy in the user's cache (made on
-    first use, same vectors: ``embed_optimize``); if that copy cannot be made or loaded, the
-    approved file itself runs.
+    With ``optimize`` the model runs from its ``variant`` copy in the user's cache (made on
+    first use: ``embed_optimize``); if that copy cannot be made or loaded, the ``exact``
+    copy or the approved file itself runs. ``Embedder.variant`` says which vectors it gives.
+    Search a documents index with ``variant=index.embedder``.
 
     Raises:
         EmbeddingModelMissing: the model is missing, not approved or cannot be loaded.
     """
     files = find_embedding_files(paths)
     if optimize:
-        from app.core.docs.embed_optimize import optimized_model
+        from app.core.docs.embed_optimize import cached_paths, optimized_model
 
-        fast = optimized_model(files.model, default_entry("embedding").sha256, paths.cache_dir)
-        if fast != files.model:
+        sha = default_entry("embedding").sha256
+        copy = optimized_model(files.model, sha, paths.cache_dir, variant)
+        if copy != files.model:
+            made = FAST_EMBEDDER if copy == cached_paths(paths.cache_dir, sha, FAST_EMBEDDER)[0] \
+                else EXACT_EMBEDDER
             try:
-                return Embedder(replace(files, model=fast), threads=threads)
+                embedder = Embedder(replace(files, model=copy), threads=threads)
+                embedder.variant = made
+                return embedder
             except EmbeddingModelMissing:
                 log.warning("the optimised embedding model did not load; using the original")
     return Embedder(files, threads=threads)

@@ -18,7 +18,16 @@ import numpy as np
 
 from app.core.docs.ann import AnnIndexes
 from app.core.docs.errors import CollectionNotFound, DocumentsSchemaNewer
-from app.core.docs.schema import META_DDL, MIGRATIONS, SCHEMA_VERSION, VERSION_KEY
+from app.core.docs.schema import (
+    EMBEDDER_KEY,
+    EMBEDDERS,
+    EXACT_EMBEDDER,
+    META_DDL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    VERSION_KEY,
+    default_embedder,
+)
 from app.core.paths import AppPaths
 from app.core.store import database
 from app.core.store.database import Connection
@@ -119,6 +128,17 @@ class DocumentIndex(EncryptedTables):
         """The documents tables' version."""
         rows = self.query("SELECT value FROM docs_meta WHERE key = ?", (VERSION_KEY,))
         return int(rows[0][0]) if rows else 0
+
+    @property
+    def embedder(self) -> str:
+        """Which copy of the embedding model made this index's vectors (``schema.EMBEDDERS``).
+
+        Questions must be embedded by the same one. A value this version does not know
+        reads as ``exact``, the catalog model's own vectors.
+        """
+        rows = self.query("SELECT value FROM docs_meta WHERE key = ?", (EMBEDDER_KEY,))
+        value = str(rows[0][0]) if rows else EXACT_EMBEDDER
+        return value if value in EMBEDDERS else EXACT_EMBEDDER
 
     # -- collections ------------------------------------------------------------------------
 
@@ -331,6 +351,8 @@ def _migrate(conn: Connection, path: Path) -> None:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (VERSION_KEY, str(version)),
         )
+        conn.execute("INSERT OR IGNORE INTO docs_meta (key, value) VALUES (?, ?)",
+                     (EMBEDDER_KEY, default_embedder()))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

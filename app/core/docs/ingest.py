@@ -243,6 +243,12 @@ def ingest(
         What happened to each file.
     """
     cancel = cancel or threading.Event()
+    made_by = getattr(embedder, "variant", None)
+    if made_by is not None and made_by != index.embedder:
+        # Only when the index's own copy could not be made (logged where it failed): the
+        # vectors still land near, and search still finds them, but say so.
+        log.warning("documents: %s vectors added to an index of %s ones", made_by,
+                    index.embedder)
     run = _Run(index, embedder, collection, on_progress, cancel, max_file_bytes)
     collection_id = index.ensure_collection(collection, local_only=local_only)
     candidates = discover(paths)

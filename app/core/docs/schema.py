@@ -8,6 +8,28 @@ tables from version ``n - 1`` to ``n``; append new ones, never edit a released o
 from __future__ import annotations
 
 EMBEDDING_DIM = 384
+# Which copy of the embedding model made an index's vectors (``embed_optimize``): ``exact``
+# gives the catalog model's vectors, ``fast`` the int8 copy's. Kept in ``docs_meta``.
+EXACT_EMBEDDER = "exact"
+FAST_EMBEDDER = "fast"
+EMBEDDERS = (EXACT_EMBEDDER, FAST_EMBEDDER)
+EMBEDDER_KEY = "embedder"
+
+
+def default_embedder() -> str:
+    """The copy of the embedding model a new index takes.
+
+    ``fast`` (int8), except on a GPU build of onnxruntime: its CUDA kernels run the exact
+    copy whole, while the int8 copy's quantized MatMuls are CPU kernels.
+    """
+    from importlib import metadata
+
+    try:
+        metadata.version("onnxruntime-gpu")
+    except metadata.PackageNotFoundError:
+        return FAST_EMBEDDER
+    return EXACT_EMBEDDER
+
 
 _V1 = f"""
 CREATE TABLE doc_collections (
@@ -145,7 +167,16 @@ CREATE TABLE doc_ann_parts (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = f"""
+-- Which embedding model copy made the vectors (``embedder`` in docs_meta): an index that
+-- already holds vectors keeps the exact one, so nothing is re-embedded and its questions
+-- are embedded as its documents were. An empty one is given the default copy when it is
+-- opened (``default_embedder``: it depends on the onnxruntime build).
+INSERT OR IGNORE INTO docs_meta (key, value)
+SELECT '{EMBEDDER_KEY}', '{EXACT_EMBEDDER}' WHERE EXISTS (SELECT 1 FROM doc_chunks);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
