@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.docs.embed import EmbeddingFiles
 from tests.packaging.conftest import ROOT
 
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -61,6 +62,19 @@ def test_frozen_doctor_names_the_cpu_backend(frozen_dist: Path, tmp_path: Path) 
     assert gpu["status"] == "ok", gpu
     assert gpu["data"]["backend"] == "CPU" and gpu["data"]["gpu_backends_built"] == []
     assert any(d["kind"] == "cpu" for d in gpu["data"]["devices"])
+
+
+def test_frozen_program_makes_the_int8_embedding_copy(frozen_dist: Path, tmp_path: Path,
+                                                      embedding_files: EmbeddingFiles) -> None:
+    # A new documents index embeds with the int8 copy, made by the program's own child
+    # (``__embed-optimize``): onnx and onnxruntime's quantizer must be in the bundle.
+    target = tmp_path / "copy.onnx"
+    proc = subprocess.run(
+        [str(_exe(frozen_dist)), "__embed-optimize", str(embedding_files.model), str(target),
+         "fast", "full"], env={**os.environ, "ENCLAVE_HOME": str(tmp_path / "home")},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert target.stat().st_size > 10_000_000
 
 
 def test_bundle_carries_the_runtime_pieces(frozen_dist: Path) -> None:

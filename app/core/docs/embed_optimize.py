@@ -27,6 +27,7 @@ that still catches a broken kernel; anything wrong falls back to ``exact`` with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ MIN_COSINE = 0.9999  # the copy's probe vectors against the source's
 FAST_MIN_COSINE = 0.95
 CHILD_VERB = "__embed-optimize"  # app/__main__.py runs ``_main`` for it
 BUILD_TIMEOUT_S = 300.0
+RETRY_AFTER_S = 24 * 3600.0  # a copy that failed is tried again after this long
 # Tests only: comma-separated steps (start, quantize, check-exact, check-fast) and how they
 # fail (segv, hang, no-onnx; else an error; a check fails by judging the vectors different).
 FAULT_ENV = "ENCLAVE_EMBED_OPTIMIZE_FAULT"
@@ -110,20 +112,38 @@ def optimized_model(source: Path, source_sha256: str, cache_dir: Path,
     model, sidecar = cached_paths(cache_dir, source_sha256, variant)
     if _intact(model, sidecar, source_sha256, variant):
         return model
-    if model.exists() or sidecar.exists():
-        log.warning("optimised embedding model %s is damaged or stale; making it again", model)
+    failed = model.with_suffix(".failed")
+    why = _failed_lately(failed)
+    if why is None:
+        if model.exists() or sidecar.exists():
+            log.warning("optimised embedding model %s is damaged or stale; making it again",
+                        model)
+        try:
+            _build(source, model, sidecar, source_sha256, variant)
+            failed.unlink(missing_ok=True)
+            log.info("optimised embedding model saved to %s", model)
+            return model
+        except Exception as exc:  # onnx and onnxruntime raise their own untyped errors
+            why = f"{type(exc).__name__}: {exc}"
+            # Remembered, so every start does not spend seconds failing again.
+            with contextlib.suppress(OSError):
+                failed.write_text(json.dumps({"why": why, "at": time.time()}), encoding="utf-8")
+    if variant == FAST_EMBEDDER:
+        log.warning("int8 embedding model not made, using the exact one (slower): %s", why)
+        return optimized_model(source, source_sha256, cache_dir)
+    log.warning("embedding model not optimised, using the original (slower): %s", why)
+    return source
+
+
+def _failed_lately(marker: Path) -> str | None:
+    """Why making this copy failed within ``RETRY_AFTER_S``, else None (try again)."""
     try:
-        _build(source, model, sidecar, source_sha256, variant)
-    except Exception as exc:  # onnx and onnxruntime raise their own untyped errors
-        if variant == FAST_EMBEDDER:
-            log.warning("int8 embedding model not made, using the exact one (slower): %s: %s",
-                        type(exc).__name__, exc)
-            return optimized_model(source, source_sha256, cache_dir)
-        log.warning("embedding model not optimised, using the original (slower): %s: %s",
-                    type(exc).__name__, exc)
-        return source
-    log.info("optimised embedding model saved to %s", model)
-    return model
+        meta = json.loads(marker.read_text(encoding="utf-8"))
+        if time.time() - float(meta["at"]) < RETRY_AFTER_S:
+            return f"{meta['why']} (on an earlier try; tried again after a day)"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def _intact(model: Path, sidecar: Path, source_sha256: str, variant: str) -> bool:

@@ -129,8 +129,25 @@ def test_a_failure_while_optimising_falls_back_to_the_catalog_model(
                 "start,no-onnx": "onnx package is not installed", "start,segv": "SIGSEGV",
                 "start,hang": "took over 20 s"}[fault]
     assert expected in caplog.text
-    leftovers = list((cache / "embedding").iterdir()) if (cache / "embedding").exists() else []
-    assert leftovers == []  # no half-written copy for the next start to trust
+    model, _ = cached_paths(cache, SHA)
+    leftovers = {p.name for p in (cache / "embedding").iterdir()}
+    assert leftovers == {model.with_suffix(".failed").name}  # nothing half-written to trust
+
+    # The next start does not spend seconds failing again; a day later it tries again.
+    tries: list[object] = []
+
+    def counted(*args: object) -> None:
+        tries.append(args)
+        raise RuntimeError("still failing")
+
+    monkeypatch.setattr(embed_optimize, "_build", counted)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=embed_optimize.__name__):
+        assert optimized_model(embedding_files.model, SHA, cache) == embedding_files.model
+    assert tries == [] and "on an earlier try" in caplog.text
+    monkeypatch.setattr(embed_optimize, "RETRY_AFTER_S", 0.0)
+    assert optimized_model(embedding_files.model, SHA, cache) == embedding_files.model
+    assert len(tries) == 1
 
 
 def test_making_the_copy_leaves_the_gil_to_the_window(
