@@ -13,7 +13,6 @@ line and in the answer's text opens that answer's passage ``n``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,7 +29,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.core.conversation_view import Versions
-from app.core.reasoning import split_reasoning
+from app.core.reasoning_stream import ReasoningStream
 from app.ui import message_cards as cards
 from app.ui.citations import SOURCE_SCHEME, PassageDialog, PassageViewer, ShownSource
 from app.ui.design import CONTENT_MAX_WIDTH, SPACE_L, palette
@@ -46,8 +45,6 @@ from app.ui.theme import icon_image, theme_events
 
 __all__ = ["ACTION_SCHEME", "ChatView", "ShownMessage", "shown_from_view"]
 _STREAM_MARK = "\u2063"  # an invisible placeholder where the streamed text begins
-# The end of a streamed text that may be the start of a reasoning marker: held back a moment.
-_PARTIAL_MARKER = re.compile(r"<[|/a-zA-Z_]{0,24}$")
 
 
 class ChatView(QTextBrowser):
@@ -74,12 +71,12 @@ class ChatView(QTextBrowser):
         self.passages.opened.connect(self.passage_opened)
         self.expanded: set[object] = set()  # messages whose reasoning is shown (see _key)
         # The open answer: where its card starts, the raw text, and cursors into the card.
-        # _shown: the answer drawn so far (the raw text less its reasoning); _reasoning: the
-        # raw text may hold reasoning markers; _stream: where streamed text goes; _body: where
+        # _reasoner: the core's splitter (it holds back a marker cut between two pieces);
+        # _thought: the reasoning so far; _stream: where streamed text goes; _body: where
         # the answer begins; _label: the role label's length (the "Thinking…" words follow).
         self._card_start: int | None = None
         self._label = 0
-        self._raw, self._shown, self._reasoning = "", "", False
+        self._raw, self._thought, self._reasoner = "", "", ReasoningStream()
         self._stream: QTextCursor | None = None
         self._body: QTextCursor | None = None
         theme_events().changed.connect(self._theme_changed)
@@ -267,7 +264,7 @@ class ChatView(QTextBrowser):
         self._body = QTextCursor(mark)
         self._body.setKeepPositionOnInsert(True)
         self._label = mark.block().previous().length() - 1  # the role label's characters
-        self._raw, self._shown, self._reasoning = "", "", False
+        self._raw, self._thought, self._reasoner = "", "", ReasoningStream()
         self._scroll_to_end()
 
     def append_stream(self, text: str) -> None:
@@ -277,35 +274,31 @@ class ChatView(QTextBrowser):
         bar = self.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - 4
         self._raw += text
-        self._reasoning = self._reasoning or "<" in text
-        if self._reasoning:
-            self._draw_reasoned()
-        else:
-            self._stream.insertText(text)
-            self._shown += text
+        thought, was_thinking = len(self._thought), self._reasoner.thinking
+        for piece in self._reasoner.feed(text):  # only what it is sure of; each piece once
+            if piece.kind == "answer":
+                self._stream.insertText(piece.text)
+            else:
+                self._thought += piece.text
+            if piece.kind == "retracted" and self._body is not None:
+                # A lone closing marker: what was drawn as answer was reasoning.
+                self._stream.setPosition(self._body.position(), QTextCursor.MoveMode.KeepAnchor)
+                self._stream.removeSelectedText()
+        if len(self._thought) > thought or self._reasoner.thinking != was_thinking:
+            self._draw_thinking_count()
         if follow:
             self._scroll_to_end()
 
-    def _draw_reasoned(self) -> None:
-        """Draw the raw text so far as its answer, and a count for its reasoning."""
-        if self._stream is None or self._body is None:
+    def _draw_thinking_count(self) -> None:
+        """The reasoning's word count, in place of the words after the role label."""
+        if self._body is None:
             return
-        reasoned = split_reasoning(self._raw)
-        answer = _PARTIAL_MARKER.sub("", reasoned.answer)
-        if reasoned.has_thinking:  # the count replaces the words after the role label
-            words = len(reasoned.thinking.split())
-            status = QTextCursor(self._body.block().previous())
-            status.setPosition(status.position() + self._label)
-            status.movePosition(QTextCursor.MoveOperation.EndOfBlock,
-                                QTextCursor.MoveMode.KeepAnchor)
-            status.insertText(f" · Thinking… {words} words" if reasoned.open
-                              else f" · Thought ({words} words)")
-        if answer.startswith(self._shown):
-            self._stream.insertText(answer[len(self._shown):])
-        else:  # a marker completed: what was drawn as answer was not
-            self._stream.setPosition(self._body.position(), QTextCursor.MoveMode.KeepAnchor)
-            self._stream.insertText(answer)
-        self._shown = answer
+        words = len(self._thought.split())
+        status = QTextCursor(self._body.block().previous())
+        status.setPosition(status.position() + self._label)
+        status.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        status.insertText(f" · Thinking… {words} words" if self._reasoner.thinking
+                          else f" · Thought ({words} words)")
 
     def end_answer(
         self, text: str, footer: str, message_id: int | None = None,
@@ -334,7 +327,7 @@ class ChatView(QTextBrowser):
     def _end_stream(self) -> None:
         self._card_start = None
         self._stream = self._body = None
-        self._raw, self._shown, self._reasoning = "", "", False
+        self._raw, self._thought, self._reasoner = "", "", ReasoningStream()
 
     def set_user_id(self, message_id: int | None) -> None:
         """Give the newest user message the id the store assigned (known once sent)."""

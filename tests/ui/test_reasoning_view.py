@@ -168,3 +168,32 @@ def test_a_real_answer_streams_unbolded_in_its_card(
     finished = _last(view, words[-1])
     assert not finished.isNull() and _card_colour(view, finished) == card
     assert "Assistant" in view.toPlainText() and "answering…" not in view.toPlainText()
+
+
+@pytest.mark.parametrize("raw", [
+    f"<think>{THOUGHT}</think>\n\n{ANSWER}",
+    f"{THOUGHT}</think>{ANSWER}",  # the template opened the block: a lone closer
+    f"<|channel|>analysis<|message|>{THOUGHT}<|end|><|start|>assistant<|channel|>final"
+    f"<|message|>{ANSWER}",
+    "if a < b and c <d then <b>bold</b>",  # no reasoning, and "<" that is none
+])
+@pytest.mark.parametrize("size", [1, 3, 7, 10_000])
+def test_any_chunking_draws_what_the_whole_answer_holds(qtbot: QtBot, raw: str,
+                                                         size: int) -> None:
+    from app.core.reasoning import split_reasoning
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    stream(view, [raw[i : i + size] for i in range(0, len(raw), size)])
+    # The card: the role label (with the count), the streamed answer, the model's footer.
+    label, rest = view.toPlainText().split("\n", 1)
+    streamed = rest.rsplit("\nreasoner", 1)[0]
+    whole = split_reasoning(raw)
+    held_back = 24  # at most a possible marker's start waits for the next piece
+    assert whole.answer.strip().startswith(streamed.strip()[: max(0, len(streamed) - 1)])
+    assert len(whole.answer.strip()) - len(streamed.strip()) <= held_back
+    if whole.has_thinking:
+        words = len(whole.thinking.split())
+        assert f"Thought ({words} words)" in label
+        assert "Lima, I am sure" not in streamed
+    assert view.answer_text() == raw
