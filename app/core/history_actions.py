@@ -7,17 +7,15 @@ everywhere, every export and deletion leaves an audit record, and a title is che
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from typing import Any
 
 from app.core.audit import events
 from app.core.errors import EnclaveError, ExitCode
-from app.core.inputs import InvalidInput, clean_text
+from app.core.inputs import InvalidInput, one_line
 
 MAX_TITLE_CHARS = 200
 """The longest title kept: the list shows one line, and a title is a name, not a message."""
 
-_INVISIBLE = {"Cc", "Cf"}  # control and format characters: zero-width, bidi overrides, BOM
 
 
 def clean_title(title: str) -> str:
@@ -29,12 +27,7 @@ def clean_title(title: str) -> str:
     Raises:
         InvalidInput: nothing visible is left, or it is over :data:`MAX_TITLE_CHARS`.
     """
-    text = clean_text(title)
-    # Dropped before NFKC, so what they separated can compose (and a second pass changes
-    # nothing); whitespace controls become spaces rather than joining words.
-    text = "".join(" " if ch.isspace() else ch for ch in text
-                   if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
-    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    text = one_line(title)
     if not text:
         raise InvalidInput("A conversation needs a title: this one is empty.",
                            "Type a title with at least one letter, digit or symbol.")

@@ -14,6 +14,7 @@ Two classes of hostile or careless input reach the core from outside Python's co
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from app.core.errors import EnclaveError, ExitCode
 
@@ -25,6 +26,7 @@ MAX_MESSAGE_CHARS = 1_000_000
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_ESCAPED_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # not from surrogateescape
+_INVISIBLE = {"Cc", "Cf"}  # control and format characters: zero-width, bidi overrides, BOM
 
 
 class InvalidInput(EnclaveError):
@@ -47,6 +49,25 @@ def clean_text(text: str) -> str:
         text = _NOT_ESCAPED_BYTE.sub("\ufffd", text)
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return text.replace("\x00", "\ufffd")
+
+
+def one_line(text: str) -> str:
+    """A name as it is stored (a title, a prompt's name): one line, NFKC, nothing invisible.
+
+    :func:`clean_text` first (NUL is dropped before: in a name it is a control like the
+    others, not a lost byte); then whitespace of any kind (line breaks, tabs) becomes a
+    space, control and format characters (zero-width, bidi overrides, BOM, soft hyphen) and
+    the combining grapheme joiner are dropped, runs of spaces become one and the ends are
+    trimmed. Done before NFKC and again after, so what an invisible character separated
+    composes (``"e\u200b\u0301"`` is ``"é"``) and cleaning twice changes nothing.
+    """
+    text = clean_text(text.replace("\x00", ""))
+    for _ in range(2):
+        text = "".join(" " if ch.isspace() else ch for ch in text
+                       if ch.isspace() or (unicodedata.category(ch) not in _INVISIBLE
+                                           and ch != "\u034f"))
+        text = " ".join(unicodedata.normalize("NFKC", text).split())
+    return text
 
 
 def clean_message(text: str) -> str:

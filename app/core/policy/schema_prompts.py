@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from app.core.inputs import clean_text
+from app.core.inputs import clean_text, one_line
 from app.core.policy.schema_types import _Strict
 
 MAX_NAME_CHARS = 80
@@ -30,21 +30,13 @@ PromptKind = Literal["prompt", "system"]
 # Invisible characters that change what a reader sees nowhere but can split or hide words:
 # zero-width space/joiners, bidi controls, word joiner and its kin, BOM, soft hyphen.
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
-# C0/C1 controls and DEL; the body keeps tab and newline (a prompt is often a template).
-_CONTROL_NAME = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls and DEL but tab and newline: a prompt is often a template.
 _CONTROL_BODY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SPACES = re.compile(r"\s+")
 
 
 def normal_name(text: str) -> str:
-    """A prompt name as stored: NFKC, no controls or invisible characters, spaces collapsed."""
-    # Stripped before NFKC as well as after: a zero-width character between a letter and its
-    # accent would otherwise keep them apart until the next save composes them.
-    text = clean_text(text.replace("\x00", ""))  # NUL is a control here, not a lost byte
-    for _ in range(2):
-        text = _INVISIBLE.sub("", _CONTROL_NAME.sub(" ", text))
-        text = _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
-    return text
+    """A prompt name as stored: one line, NFKC, nothing invisible (as a title is)."""
+    return one_line(text)
 
 
 def normal_body(text: str) -> str:

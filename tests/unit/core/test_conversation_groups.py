@@ -143,7 +143,7 @@ TITLES = [
     ("bell\x07 and escape\x1b[31m", "bell and escape[31m"),
     ("ｆｕｌｌｗｉｄｔｈ", "fullwidth"),  # NFKC
     ("e\u200b\u0301", "\u00e9"),  # what a zero-width character split composes
-    ("nul\x00byte", "nul\ufffdbyte"),
+    ("nul\x00byte", "nulbyte"),  # a control like the others (a prompt name's rule too)
     ("lone \udcff surrogate", "lone \ufffd surrogate"),
     ("x" * MAX_TITLE_CHARS, "x" * MAX_TITLE_CHARS),
     ("  " + "y" * MAX_TITLE_CHARS + "\u200b  ", "y" * MAX_TITLE_CHARS),

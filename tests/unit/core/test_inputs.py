@@ -96,3 +96,16 @@ def test_integer_overrides_of_any_size_are_in_bounds_or_refused(
 def test_the_values_the_tester_tried_are_refused(changes: dict[str, float]) -> None:
     with pytest.raises(InvalidSettingValue):
         validate_generation(**changes)
+
+
+@given(st.text())
+def test_a_title_and_a_prompt_name_are_cleaned_by_one_rule(typed: str) -> None:
+    from app.core.history_actions import MAX_TITLE_CHARS, clean_title
+    from app.core.inputs import one_line
+    from app.core.policy.schema_prompts import normal_name
+
+    line = one_line(typed)
+    assert normal_name(typed) == line and one_line(line) == line
+    assert "\n" not in line and "\x00" not in line and line == line.strip()
+    if line and len(line) <= MAX_TITLE_CHARS:
+        assert clean_title(typed) == line
