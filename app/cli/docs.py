@@ -59,6 +59,7 @@ def _eta(seconds: float | None) -> str:
 
 def _add(args: argparse.Namespace) -> int:
     from app.core.docs import IngestJob, Progress
+    from app.core.docs.schema import FAST_EMBEDDER
 
     paths, index, _ = _open(args)
     tty = sys.stderr.isatty()
@@ -92,8 +93,9 @@ def _add(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     counts = {k: len(report.having(k)) for k in ("indexed", "unchanged", "skipped", "removed")}
     print(f"Collection {args.collection}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-          + f" ({report.embedded_chunks} chunks embedded on {embedder.provider}, "
-            f"{report.elapsed_s:.1f} s)")
+          + f" ({report.embedded_chunks} chunks embedded on {embedder.provider} by the "
+            f"{'int8' if embedder.variant == FAST_EMBEDDER else 'exact'} model copy, "
+            f"{report.elapsed_s:.1f} s, {report.chunks_per_s:.1f} chunks/s)")
     for f in report.files:
         if f.outcome == "skipped":
             print(f"  skipped {f.path}: {f.reason}")

@@ -31,6 +31,8 @@ def test_add_list_search_remove(
                           "--local-only", *pw)
     assert code == 0, err
     assert "5 indexed" in out and "1 skipped" in out
+    # A new index embeds with the int8 copy, and says so with its speed.
+    assert re.search(r"by the int8 model copy, [\d.]+ s, [\d.]+ chunks/s", out), out
     assert re.search(r"skipped .*junk\.txt: binary content", out)
     assert "5/6 files" in err or "6/6 files" in err  # progress went to stderr
 
