@@ -15,9 +15,8 @@
    each shard's save, reopening, rebuilding, each with the largest stall a 5 ms timer thread
    saw meanwhile. Goal: p95 < 100 ms and recall@10 >= 0.95.
 
-Usage: python bench/documents.py [--rounds 3] [--files 30] [--compare] [--batch N]
-       [--chunks 100000] [--queries 100] [--vectors embedded|random] [--skip-ingest]
-       [--skip-retrieve] [--skip-rebuild]
+Usage: python bench/documents.py [--rounds 3] [--files 30] [--compare] [--batch N] [--chunks
+       100000] [--queries 100] [--vectors embedded|random] [--skip-ingest|--skip-retrieve|...]
 """
 
 from __future__ import annotations
@@ -123,7 +122,6 @@ def bench_ingest(args: argparse.Namespace, tmp: Path, files: Any) -> None:
     from app.core.docs.embed_optimize import cached_paths, optimized_model
     from app.core.docs.schema import EXACT_EMBEDDER, FAST_EMBEDDER
     from app.core.models.catalog import default_entry
-
     batch = args.batch or BATCH_SIZE
     copies, sha = {}, default_entry("embedding").sha256
     for variant in (FAST_EMBEDDER, EXACT_EMBEDDER):
@@ -132,8 +130,7 @@ def bench_ingest(args: argparse.Namespace, tmp: Path, files: Any) -> None:
         made = copies[variant] == cached_paths(tmp / "opt-cache", sha, variant)[0]
         print(f"  {variant} copy of the model made in {time.perf_counter() - start:.1f} s: "
               f"{'yes' if made else 'NO (fell back)'}")
-    # (label, model, batch): the app's way first (a new index takes the fast copy), then the
-    # exact copy (an index made before), then the catalog model as it was run before.
+    # (label, model, batch): the app's way (a new index's copy), an older index's, the catalog's.
     variants = [("enclave (fast copy)", copies[FAST_EMBEDDER], batch)]
     if args.compare:
         variants += [("exact copy, same batch", copies[EXACT_EMBEDDER], batch),
@@ -141,11 +138,11 @@ def bench_ingest(args: argparse.Namespace, tmp: Path, files: Any) -> None:
                      (f"original model, batch {args.bare_batch}", files.model, args.bare_batch)]
     print(f"ingestion: {args.files} files, {len(texts)} chunks, {args.threads} thread(s), "
           f"batch {batch} (bare loop: batch {args.bare_batch}, the original model)")
-    embedders = []
+    embedders = []  # each fills a new index: timed, not searched
     for _, model, size in variants:
         embedder = Embedder(type(files)(model=model, tokenizer=files.tokenizer),
                             threads=args.threads, batch_size=size)
-        embedder.variant = FAST_EMBEDDER  # each row fills a new index: timed, not searched
+        embedder.variant = FAST_EMBEDDER
         embedder.embed(texts[: 2 * size + 1])  # warm-up (makes the side-by-side sessions)
         embedders.append(embedder)
     _bare_loop(files, texts[:8], args.threads, args.bare_batch)
