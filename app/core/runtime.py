@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from app.core.errors import ConfigurationError
 
@@ -11,6 +12,17 @@ from app.core.errors import ConfigurationError
 _NATIVE_LIBRARY_OVERRIDES = ("LLAMA_CPP_LIB_PATH", "LLAMA_CPP_LIB", "GGML_BACKEND_PATH")
 
 _done = False
+
+
+def app_command(*args: str) -> list[str]:
+    """The command line that runs this program again with ``args``, never found on PATH.
+
+    The frozen binary is the program itself; from source it is this interpreter with ``-m
+    app``. Child processes (the engine, the model probes, the embedding copy) start this way.
+    """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "app", *args]
 
 
 def check_jinja_version() -> None:

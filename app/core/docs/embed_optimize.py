@@ -28,6 +28,7 @@ that still catches a broken kernel; anything wrong falls back to ``exact`` with 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ from app.core.docs.pooling import mean_pool
 from app.core.docs.schema import EXACT_EMBEDDER, FAST_EMBEDDER
 from app.core.engines.engine_process import child_environment
 from app.core.models.digests import sha256_file
+from app.core.runtime import app_command
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ def _recipe(variant: str) -> str:
     return FAST_RECIPE if _has_vnni() else f"{FAST_RECIPE}-rr"
 
 
+@functools.cache  # /proc/cpuinfo once: every cached_paths() asks
 def _has_vnni() -> bool:
     from app.core.approval.machine import cpu
 
@@ -191,10 +194,8 @@ def _build(source: Path, model: Path, sidecar: Path, source_sha256: str, variant
 def build_command(source: Path, target: Path, variant: str) -> list[str]:
     """The child's command line: this interpreter or the frozen binary, never PATH."""
     # The parent decides about VNNI, so the copy matches the name it is kept under.
-    tail = [str(source), str(target), variant, "reduce" if not _has_vnni() else "full"]
-    if getattr(sys, "frozen", False):
-        return [sys.executable, CHILD_VERB, *tail]
-    return [sys.executable, "-m", "app", CHILD_VERB, *tail]
+    return app_command(CHILD_VERB, str(source), str(target), variant,
+                       "reduce" if not _has_vnni() else "full")
 
 
 def _why(returncode: int, stderr: str) -> str:

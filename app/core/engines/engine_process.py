@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from app.core.engines import wire
 from app.core.engines.base import EngineCrashed, EngineError
+from app.core.runtime import app_command
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,7 @@ def engine_process_supported() -> bool:
 
 def engine_command(fd: int, log_file: Path | None) -> list[str]:
     """The child's command line: this interpreter or the frozen binary, never PATH."""
-    tail = [str(fd)] + ([str(log_file)] if log_file else [])
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "__engine", *tail]
-    return [sys.executable, "-m", "app", "__engine", *tail]
+    return app_command("__engine", str(fd), *([str(log_file)] if log_file else []))
 
 
 def child_environment() -> dict[str, str]:

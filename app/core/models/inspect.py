@@ -11,12 +11,12 @@ import json
 import os
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.models.errors import ModelFileInvalid, ModelNotFound
+from app.core.runtime import app_command
 
 MIN_MODEL_BYTES = 1024
 MAX_MODEL_BYTES = 512 * 1024**3
@@ -136,10 +136,7 @@ def _probe_command(path: Path) -> list[str]:
     # The child caps its own address space before it opens the file (see gguf_reader._main).
     # A preexec_fn would do the same but forces fork() with the GIL held: copying a GUI
     # process's page tables froze the window for ~70 ms on every model load.
-    args = ["__gguf-probe", "--max-memory", str(PROBE_MEMORY_BYTES), str(path)]
-    if getattr(sys, "frozen", False):
-        return [sys.executable, *args]
-    return [sys.executable, "-m", "app", *args]
+    return app_command("__gguf-probe", "--max-memory", str(PROBE_MEMORY_BYTES), str(path))
 
 
 def inspect_gguf(path: Path, *, timeout: float = PROBE_TIMEOUT_S) -> GGUFInfo:

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from app.core.engines.engine_process import child_environment
 from app.core.jsonstore import read_json_object, write_json_atomic
+from app.core.runtime import app_command
 
 LOAD_PROBE_TIMEOUT_S = 60.0
 PROBE_CONTEXT = 128
@@ -51,9 +51,7 @@ class LoadProbeResult:
 
 def probe_command(path: Path, *flags: str) -> list[str]:
     """The command line that probes one file."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "__load-probe", str(path), *flags]
-    return [sys.executable, "-m", "app", "__load-probe", str(path), *flags]
+    return app_command("__load-probe", str(path), *flags)
 
 
 def run_probe(command: Sequence[str], *, timeout: float = LOAD_PROBE_TIMEOUT_S) -> LoadProbeResult:

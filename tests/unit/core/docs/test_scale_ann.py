@@ -47,11 +47,6 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def topic_vectors(embedder: Embedder) -> npt.NDArray[np.float32]:
-    return embedder.embed(TOPICS)
-
-
 def _vectors(base: npt.NDArray[np.float32], n: int, seed: int) -> npt.NDArray[np.float32]:
     """Chunks about the topics, each a blend of two with some noise, as real chunks are."""
     rng = np.random.default_rng(seed)
@@ -80,15 +75,6 @@ def _exact(index: DocumentIndex, query: npt.NDArray[np.float32], k: int = 10) ->
     ids = np.array([r[0] for r in rows])
     matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
     return [int(i) for i in ids[np.argsort(-(matrix @ query))[:k]]]
-
-
-@pytest.fixture
-def big(index: DocumentIndex, topic_vectors: npt.NDArray[np.float32]) -> int:
-    cid = index.ensure_collection("big")
-    for f in range(3):
-        _store(index, cid, f"/docs/file{f}.txt", _vectors(topic_vectors, 1000, seed=f))
-    assert index.ann.wait(cid, timeout=120), "the graph never became ready"
-    return cid
 
 
 def test_the_graph_finds_what_exact_search_finds(

@@ -25,7 +25,6 @@ from app.core.paths import AppPaths
 from tests.unit.core.docs.conftest import PASSPHRASE
 from tests.unit.core.docs.test_scale_ann import (
     QUESTIONS,
-    TOPICS,
     _exact,
     _nearest,
     _store,
@@ -38,20 +37,6 @@ BOUND = 500
 @pytest.fixture(autouse=True)
 def tiny_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shards, "SHARD_LIMIT", BOUND)
-
-
-@pytest.fixture(scope="module")
-def topics(embedder: Embedder) -> npt.NDArray[np.float32]:
-    return embedder.embed(TOPICS)
-
-
-@pytest.fixture
-def big(index: DocumentIndex, topics: npt.NDArray[np.float32]) -> int:
-    cid = index.ensure_collection("big")
-    for f in range(3):
-        _store(index, cid, f"/docs/file{f}.txt", _vectors(topics, 1000, seed=f))
-    assert index.ann.wait(cid, timeout=120), "the graph never became ready"
-    return cid
 
 
 def _shard_rows(index: DocumentIndex) -> list[tuple[int, int, int, float]]:
@@ -82,12 +67,12 @@ def test_a_search_over_every_shard_finds_what_exact_search_finds(
 
 def test_writes_reach_the_right_shard_and_a_restart_loads_them_all(
     paths: AppPaths, index: DocumentIndex, embedder: Embedder,
-    topics: npt.NDArray[np.float32], big: int,
+    topic_vectors: npt.NDArray[np.float32], big: int,
 ) -> None:
     removed = index.query("SELECT ch.id, ch.vector FROM doc_chunks ch JOIN doc_files f "
                           "ON f.id = ch.file_id WHERE f.path = '/docs/file1.txt'")
     index.remove_file("/docs/file1.txt")  # the middle two shards empty
-    fresh = _vectors(topics, 700, seed=99)
+    fresh = _vectors(topic_vectors, 700, seed=99)
     _store(index, big, "/docs/new.txt", fresh)  # fills new shards at the end
     new_ids = {r[0] for r in index.query("SELECT ch.id FROM doc_chunks ch JOIN doc_files f "
                                          "ON f.id = ch.file_id WHERE f.path = '/docs/new.txt'")}
