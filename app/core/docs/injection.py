@@ -16,11 +16,13 @@ documents that must come through unflagged, so each pattern is as narrow as its 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
 
-_TAGS = range(0xE0000, 0xE0080)  # Unicode "tag" characters: invisible ASCII look-alikes
+# Unicode "tag" characters: invisible ASCII look-alikes.
+_TAG_CHARS = re.compile("[\U000E0000-\U000E007F]")
 _VARIATION_SELECTORS = (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 
@@ -33,8 +35,17 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) == "Cf"
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold(ch: str) -> str:
+    """What one non-ASCII character becomes before NFKC: ASCII for a tag, '' if invisible."""
+    code = ord(ch)
+    if 0xE0020 <= code <= 0xE007E:
+        return chr(code - 0xE0000)
+    return "" if _invisible(ch) else ch
+
+
 def _has_tags(text: str) -> bool:
-    return any(ord(ch) in _TAGS for ch in text)
+    return not text.isascii() and _TAG_CHARS.search(text) is not None
 
 
 def normalise(text: str) -> str:
@@ -43,14 +54,14 @@ def normalise(text: str) -> str:
     Unicode tag characters (U+E0020-U+E007E) spell ASCII that no reader sees but models
     read ("ASCII smuggling"): they are turned into that ASCII, not dropped.
     """
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xE0020 <= code <= 0xE007E:
-            out.append(chr(code - 0xE0000))
-        elif not _invisible(ch):
-            out.append(ch)
-    return unicodedata.normalize("NFKC", "".join(out)).translate(_QUOTES)
+    # Every retrieved passage is checked, so this runs on each question's sources: a loop
+    # over characters in Python cost ≈30 ms a question (bench/README.md). ASCII has nothing
+    # invisible and is its own NFKC form; other text is folded through a table of its
+    # distinct characters.
+    if text.isascii():
+        return text
+    table = {ord(ch): _fold(ch) for ch in set(text) if not ch.isascii()}
+    return unicodedata.normalize("NFKC", text.translate(table)).translate(_QUOTES)
 
 
 def _search(pattern: str, flags: int = re.IGNORECASE) -> Callable[[str], bool]:

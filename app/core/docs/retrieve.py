@@ -214,6 +214,32 @@ def _bm25_ranks(
     return [i for i in ranked if i in allowed][:limit]
 
 
+class _Beside(threading.Thread):
+    """One call run on its own thread: ``result()`` waits, then returns or raises its outcome.
+
+    A thread a question (≈0.1 ms to start) rather than a pool: nothing outlives the question.
+    """
+
+    def __init__(self, func: Callable[[], list[int]]) -> None:
+        super().__init__(name="enclave-bm25", daemon=True)
+        self._func = func
+        self._value: list[int] = []
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._value = self._func()
+        except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+            self._error = exc
+
+    def result(self) -> list[int]:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _load(index: DocumentIndex, ids: list[int]) -> dict[int, Any]:
     if not ids:
         return {}
@@ -260,10 +286,17 @@ def retrieve(
         return []
     collection_ids = [cid for cid, _ in scope]
     n_chunks = sum(n for _, n in scope)
+    # On a graph, full text is searched on another thread meanwhile: usearch and SQLite both
+    # let go of the GIL (at 100,000 chunks: 11 ms for vectors, 14 for full text, of 27 ms).
+    def full_text() -> list[int]:
+        return _bm25_ranks(index, question, collection_ids, n_chunks, candidates,
+                           partial=partial)
+
+    later = _Beside(full_text) if any(n > exact_limit for _, n in scope) else None
     similar = _vector_ranks(index, query_vector, scope, candidates, exact_limit)
     # Nearest is not the same as near: in a small collection every chunk is a neighbour.
     vector = [cid for cid, cos in similar if cos >= min_similarity]
-    bm25 = _bm25_ranks(index, question, collection_ids, n_chunks, candidates, partial=partial)
+    bm25 = later.result() if later else full_text()
     scores: dict[int, float] = {}
     for ranking in (vector, bm25):
         for rank, chunk_id in enumerate(ranking, start=1):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import importlib
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,8 @@ from app.core.docs.index import DocumentIndex
 from app.core.docs.ingest import ingest
 from app.core.docs.retrieve import fts_query, retrieve
 from tests.unit.core.docs._fixtures import write_corpus
+
+retrieve_module = importlib.import_module("app.core.docs.retrieve")
 
 QUESTION = "When is the emergency generator tested?"
 
@@ -35,6 +40,22 @@ def test_the_document_holding_the_fact_comes_first(
     assert passages[0].page == 2
     assert passages[0].vector_rank == 1 and passages[0].bm25_rank == 1
     assert all(p.collection == "work" for p in passages)
+
+
+def test_a_full_text_failure_on_its_own_thread_reaches_the_caller(
+    index: DocumentIndex, embedder: Embedder, corpus: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a graph (exact_limit 0) full text runs beside the vector search: its error must
+    # surface as the question's error, not leave the question with half its ranking.
+    def broken(*args: object, **kwargs: object) -> list[int]:
+        raise sqlite3.OperationalError("database disk image is malformed")
+
+    monkeypatch.setattr(retrieve_module, "_bm25_ranks", broken)
+    with pytest.raises(sqlite3.OperationalError, match="malformed"):
+        retrieve(index, embedder.embed_one(QUESTION), QUESTION, collections=["work"],
+                 exact_limit=0)
+    assert not [t for t in threading.enumerate() if t.name == "enclave-bm25"]
 
 
 def test_passages_fit_the_token_budget(
