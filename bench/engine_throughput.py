@@ -71,6 +71,7 @@ def main() -> int:
 
     from app.core.context import open_app
     from app.core.engines.base import ChatMessage, GenerationParams
+    from app.core.engines.cpu_kernels import stock_llama_follows_cpu
     from app.core.engines.local import EngineOptions, LocalEngine
     from app.core.engines.threads import physical_cores
     from app.core.logs import route_llama_log
@@ -93,6 +94,10 @@ def main() -> int:
                          sha256=model.sha256,
                          options=EngineOptions(context_length=n_ctx, threads=threads))
     prompt_text = "".join(s.text for s in engine._template.render(messages))
+    # On an AMX CPU the stock class crashes (llama.cpp#20824): the baseline then runs
+    # without the extra buffer types, as the app does.
+    if stock_llama_follows_cpu():
+        print("raw engine: llama.cpp's extra buffer types off (AMX CPU), as in the app")
     llama = Llama(str(model.model.path), n_ctx=n_ctx, n_threads=threads,
                   n_threads_batch=threads, seed=1234, verbose=False)
     # For context only: what an application gets with llama-cpp-python's own defaults

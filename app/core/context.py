@@ -16,6 +16,7 @@ from app.core.audit import AuditLog, AuditUnavailable, events
 from app.core.auto_router import AutoRouter
 from app.core.chat import ChatService
 from app.core.engines.base import EngineOptions, GenerationParams
+from app.core.engines.cpu_kernels import extra_bufts_for
 from app.core.engines.supervisor import prestart
 from app.core.errors import EnclaveError
 from app.core.grounding import Documents
@@ -66,6 +67,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         context_length=int(settings.get("engine.context_length")),
         gpu_layers=int(settings.get("engine.gpu_layers")),
         threads=int(settings.get("engine.threads")),
+        extra_bufts=extra_bufts_for(str(settings.get("engine.cpu_repacking"))),
     )
 
 

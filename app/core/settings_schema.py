@@ -163,6 +163,11 @@ class EngineSettings(_Section):
         default=0, ge=0, le=1024,
         description="CPU threads for the local engine; 0 = adaptive, up to one per physical core.",
     )
+    cpu_repacking: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="llama.cpp's repacked CPU kernels (AMX and others); auto = off on a CPU "
+        "with AMX, where they crash (llama.cpp#20824), on elsewhere.",
+    )
 
 
 class UiSettings(_Section):

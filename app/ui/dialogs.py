@@ -44,13 +44,16 @@ SETTINGS_FIELDS: list[tuple[str, str, str, float, float, float]] = [
     ("engine.context_length", "Context size (tokens)", "int", 256, 262144, 256),
     ("engine.gpu_layers", "GPU layers (-1: auto)", "int", -1, 999, 1),
     ("engine.threads", "CPU threads (0: auto)", "int", 0, 256, 1),
+    ("engine.cpu_repacking", "Repacked CPU kernels", "choice", 0, 0, 0),
     ("ui.theme", "Theme", "choice", 0, 0, 0),
     ("ui.font_size", "Font size (pt)", "int", 6, 48, 1),
     ("history.retention_days", "Keep history (days, 0: forever)", "int", 0, 36500, 1),
 ]
 GROUPS = {"generation": "Answers", "engine": "Engine", "ui": "Appearance",
           "history": "History"}
-THEMES = ["system", "light", "dark"]
+# What each "choice" setting offers, in the order shown.
+CHOICES: dict[str, tuple[str, ...]] = {"ui.theme": ("system", "light", "dark"),
+                                       "engine.cpu_repacking": ("auto", "on", "off")}
 
 
 def start_folder() -> str:
@@ -76,7 +79,7 @@ class SettingsDialog(BannerDialog):
                 forms[section] = QFormLayout(box)
                 self.body.addWidget(box)
             state = ctx.settings.state(key)
-            editor = self._editor(kind, low, high, step, state.value)
+            editor = self._editor(key, kind, (low, high, step), state.value)
             editor.setAccessibleName(label)
             editor.setObjectName(key)
             row = QHBoxLayout()
@@ -94,7 +97,8 @@ class SettingsDialog(BannerDialog):
                 editor.setToolTip(_description(key))
             self.editors[key], self.locks[key] = editor, lock
             forms[section].addRow(label, row)
-        note = QLabel("Context size, GPU layers and threads apply when a model is next loaded.")
+        note = QLabel("Context size, GPU layers, threads and repacked CPU kernels apply when "
+                      "a model is next loaded.")
         note.setWordWrap(True)
         self.body.addWidget(note)
         self.error = QLabel(self)
@@ -113,7 +117,9 @@ class SettingsDialog(BannerDialog):
         buttons.rejected.connect(self.reject)
         self.body.addWidget(buttons)
 
-    def _editor(self, kind: str, low: float, high: float, step: float, value: Any) -> QWidget:
+    def _editor(self, key: str, kind: str, bounds: tuple[float, float, float],
+                value: Any) -> QWidget:
+        low, high, step = bounds
         if kind == "float":
             spin = QDoubleSpinBox(self)
             spin.setRange(low, high)
@@ -128,7 +134,7 @@ class SettingsDialog(BannerDialog):
             box.setValue(int(value))
             return box
         combo = QComboBox(self)
-        combo.addItems(THEMES)
+        combo.addItems(list(CHOICES[key]))
         combo.setCurrentText(str(value))
         return combo
 

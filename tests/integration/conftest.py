@@ -9,7 +9,6 @@ import pytest
 
 from app.core.engines.local import EngineOptions, LocalEngine
 from app.core.models.inspect import inspect_gguf
-from tests.amx import cpu_has_amx
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +16,7 @@ def engine(default_model_file: Path) -> Iterator[LocalEngine]:
     """The local engine with the real SmolLM2 model (2k context keeps tests quick)."""
     e = LocalEngine(
         default_model_file, inspect_gguf(default_model_file), model_id="smollm2-test",
-        sha256="test", options=EngineOptions(context_length=2048, extra_bufts=not cpu_has_amx()),
+        sha256="test", options=EngineOptions(context_length=2048),
     )
     yield e
     e.close()

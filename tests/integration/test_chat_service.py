@@ -112,11 +112,10 @@ def test_where_no_engine_process_can_run_the_model_loads_in_process(
     from app.core.engines import engine_process
     from app.core.engines.base import EngineOptions
     from app.core.engines.local import LocalEngine
-    from tests.amx import cpu_has_amx
 
     monkeypatch.setattr(engine_process, "engine_process_supported", lambda: False)
     chat = ChatService(ModelRegistry(model_paths), params=GenerationParams(max_tokens=4),
-                       options=EngineOptions(context_length=1024, extra_bufts=not cpu_has_amx()))
+                       options=EngineOptions(context_length=1024))
     try:
         chat.load_model()
         assert isinstance(chat.engine, LocalEngine)

@@ -115,10 +115,9 @@ def test_stop_strings_end_the_answer(engine: LocalEngine) -> None:
 def test_closed_engine_refuses(default_model_file) -> None:  # type: ignore[no-untyped-def]
     from app.core.engines.base import EngineOptions
     from app.core.models.inspect import inspect_gguf
-    from tests.amx import cpu_has_amx
 
     e = LocalEngine(default_model_file, inspect_gguf(default_model_file), model_id="m",
-                    sha256="s", options=EngineOptions(extra_bufts=not cpu_has_amx()))
+                    sha256="s", options=EngineOptions())
     e.close()
     with pytest.raises(EngineError, match="unloaded"):
         e.stream(QUESTION, GenerationParams(max_tokens=4), lambda _p: None)

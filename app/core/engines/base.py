@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from app.core.engines.cpu_kernels import extra_bufts_for
 from app.core.errors import EnclaveError, ExitCode
 
 Role = Literal["system", "user", "assistant"]
@@ -78,8 +79,9 @@ class EngineOptions:
     threads: int = 0  # 0: adaptive, up to one per physical core; N: pinned to N
     batch_size: int = 512
     # llama.cpp's extra buffer types repack weights for AMX and other CPU kernels; turning
-    # them off is the first safe fallback after a crash (llama.cpp#20824).
-    extra_bufts: bool = True
+    # them off is the first safe fallback after a crash (llama.cpp#20824). By default they
+    # are off where that crash is known (``cpu_kernels``: an AMX CPU).
+    extra_bufts: bool = field(default_factory=lambda: extra_bufts_for("auto"))
     # Seconds without any progress (no token, no finished step) before a running engine
     # process counts as hung and is stopped.
     watchdog_s: float = 120.0

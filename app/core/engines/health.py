@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.checks import Check, Status
 from app.core.engines.base import EngineError
+from app.core.engines.cpu_kernels import why_off
 from app.core.engines.engine_process import EngineProcess, engine_process_supported
 from app.core.engines.fallback import FallbackMemory
 from app.core.engines.threads import physical_cores
@@ -40,17 +41,23 @@ def engine_checks(paths: AppPaths) -> list[Check]:
         "process off the network; the app's own egress guard still applies.",
         data=data,
     ))
-    if signature.get("amx") == "yes":
-        checks.append(Check(
-            "amx", "ok", "This CPU has AMX. llama.cpp's AMX kernels crash on some builds "
-            "(llama.cpp#20824); Enclave turns them off per model after a crash and remembers it.",
-            data={"cpu": signature.get("cpu", "")}))
     from app.core.settings import Settings
 
     try:
-        pinned = int(Settings.load(paths, None).get("engine.threads"))
+        settings = Settings.load(paths, None)
+        pinned = int(settings.get("engine.threads"))
+        repacking = str(settings.get("engine.cpu_repacking"))
     except Exception:  # noqa: BLE001 - a damaged settings file is reported elsewhere
-        pinned = 0
+        pinned, repacking = 0, "auto"
+    if signature.get("amx") == "yes":
+        off = why_off(repacking)
+        checks.append(Check(
+            "amx", "ok", f"This CPU has AMX. llama.cpp's repacked CPU kernels are {off}."
+            if off else "This CPU has AMX and llama.cpp's repacked CPU kernels are on "
+            "(engine.cpu_repacking = on); they crash on some builds (llama.cpp#20824): "
+            "Enclave then turns them off per model and remembers it.",
+            data={"cpu": signature.get("cpu", ""), "cpu_repacking": repacking,
+                  "extra_bufts": not off}))
     cores = physical_cores()
     checks.append(Check(
         "threads", "ok",

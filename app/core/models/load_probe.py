@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.engines.cpu_kernels import extra_bufts_for
 from app.core.engines.engine_process import child_environment
 from app.core.jsonstore import read_json_object, write_json_atomic
 from app.core.runtime import app_command
@@ -106,8 +107,11 @@ def probe_load(path: Path, *, timeout: float = LOAD_PROBE_TIMEOUT_S) -> LoadProb
 
     A crash is tried once more without llama.cpp's extra buffer types (AMX and CPU weight
     repacking crash on some CPUs, llama.cpp#20824): the engine process falls back the same
-    way, so such a model is usable and must not be refused here.
+    way, so such a model is usable and must not be refused here. Where that crash is known
+    (an AMX CPU, ``cpu_kernels``), the probe starts without them, as the engine does.
     """
+    if not extra_bufts_for("auto"):
+        return run_probe(probe_command(path, NO_EXTRA_BUFTS), timeout=timeout)
     first = run_probe(probe_command(path), timeout=timeout)
     if first.ok or "crashed" not in first.reason:
         return first
