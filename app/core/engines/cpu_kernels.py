@@ -32,7 +32,7 @@ def extra_bufts_for(setting: str) -> bool:
 
 
 def why_off(setting: str) -> str:
-    """Words for doctor and the engine's details: why the repacked kernels are off ('' if on)."""
+    """Words for `enclave doctor`: why the repacked kernels are off ('' if they are on)."""
     if extra_bufts_for(setting):
         return ""
     if setting == "off":
