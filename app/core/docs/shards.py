@@ -39,7 +39,9 @@ from app.core.store.database import Connection
 # but 154 ms when its output buffer is fresh memory (``prefault``); smaller shards cost more
 # searches.
 SHARD_LIMIT = 50_000
-FORMAT = f"usearch2-hnsw-i8-cos-d{EMBEDDING_DIM}-m{CONNECTIVITY}"
+# "-linked": saved since every added vector is checked to be reachable (graph.relink); a
+# shard saved before may hold vectors no search reaches, so it is rebuilt once.
+FORMAT = f"usearch2-hnsw-i8-cos-d{EMBEDDING_DIM}-m{CONNECTIVITY}-linked"
 PART_BYTES = 4 * 1024 * 1024
 TOP_ID = 2**63 - 1
 
@@ -136,9 +138,10 @@ class ShardedGraph:
     def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1) -> Any:
         """The ``count`` nearest keys over every shard (``.keys``, nearest first).
 
-        One shard after another: searching them side by side on a thread pool halved the
-        graph's share at a million vectors, but the shard tests then missed a chunk's own
-        vector about one run in four (bench/README.md); not kept until that is understood.
+        One shard after another. Searching them side by side on a thread pool halved the
+        graph's share at a million vectors; it was taken out when a shard test missed a
+        chunk's own vector, which later proved to be usearch leaving vectors unlinked
+        (``graph.relink``), not the pool (bench/README.md).
         """
         found: list[tuple[float, int]] = []
         for shard in self.shards:
