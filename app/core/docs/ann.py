@@ -79,11 +79,13 @@ class AnnIndexes:
         self._write = write
         self._lock = threading.Lock()
         self._entries: dict[int, _Entry] = {}
+        self._searchers = shards.Searchers()
         self.closed = False
 
     def close(self) -> None:
-        """Stop: graphs being loaded or saved give up."""
+        """Stop: graphs being loaded or saved give up, searching threads end."""
         self.closed = True
+        self._searchers.close()
 
     # -- searching --------------------------------------------------------------------------
 
@@ -98,7 +100,8 @@ class AnnIndexes:
         if entry.state != "ready":
             return None
         graph = entry.graph
-        found = graph.search(np.asarray(query, dtype=np.float32), count, threads=1)
+        found = graph.search(np.asarray(query, dtype=np.float32), count, threads=1,
+                             searchers=self._searchers)
         return [int(k) for k in found.keys]
 
     def wait(self, cid: int, timeout: float | None = None) -> bool:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,24 +138,30 @@ class ShardedGraph:
             shard.graph.remove(keys[where == i])
             shard.dirty += int((where == i).sum())
 
-    def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1) -> Any:
+    def search(self, query: npt.NDArray[np.float32], count: int, *, threads: int = 1,
+               searchers: Searchers | None = None) -> Any:
         """The ``count`` nearest keys over every shard (``.keys``, nearest first).
 
-        One shard after another. Searching them side by side on a thread pool halved the
-        graph's share at a million vectors; it was taken out when a shard test missed a
-        chunk's own vector, which later proved to be usearch leaving vectors unlinked
-        (``graph.relink``), not the pool (bench/README.md).
+        With ``searchers``, shards are searched side by side (usearch releases the GIL while
+        it searches): at a million vectors the 20 searches were half of a question's time.
+        (Taken out once when a shard test missed a chunk's own vector; that was usearch
+        leaving vectors unlinked, ``graph.relink``, not the threads: bench/README.md.)
         """
-        found: list[tuple[float, int]] = []
-        for shard in self.shards:
+        live = [s for s in self.shards if len(s.graph)]
+
+        def one(shard: Shard) -> list[tuple[float, int]]:
             graph = shard.graph
-            if not len(graph):
-                continue
             if not shard.layered:  # a layered graph sets its own depth
                 graph.expansion_search = search_depth(len(graph))
             some = graph.search(query, count, threads=threads)
-            found += [(float(d), int(k)) for k, d in zip(some.keys, some.distances, strict=True)]
-        found.sort()
+            return [(float(d), int(k)) for k, d in zip(some.keys, some.distances, strict=True)]
+
+        pool = searchers.pool() if searchers is not None and len(live) > 1 else None
+        try:
+            parts = list(pool.map(one, live)) if pool is not None else None
+        except RuntimeError:  # the index closed meanwhile: no new work for its threads
+            parts = None
+        found = sorted(pair for part in (parts or map(one, live)) for pair in part)
         return _Found([k for _, k in found[:count]])
 
     def within(self, i: int, keys: Any) -> npt.NDArray[np.bool_]:
@@ -161,6 +170,34 @@ class ShardedGraph:
         keys = np.asarray(keys, dtype=np.int64)
         inside: npt.NDArray[np.bool_] = (keys >= low) & (keys < high)
         return inside
+
+
+class Searchers:
+    """Threads that search shards side by side, one a core (at most 4).
+
+    Made on first use, stopped by ``close`` (the documents index's); after that, shards are
+    searched one after another on the caller's thread.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads, or None once closed."""
+        with self._lock:
+            if self._pool is None and not self._closed:
+                self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+                                                thread_name_prefix="enclave-shard-search")
+            return self._pool
+
+    def close(self) -> None:
+        """Let running searches finish and end the threads."""
+        with self._lock:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 class _Found:
