@@ -73,7 +73,7 @@ def new_graph() -> Any:
 # usearch 2.26's add on several threads can store a vector that no search ever reaches
 # (USearch issue #735, fix not released): 63 of 50,000 here, 1 in 4 fresh 500-vector
 # shards, so a chunk could never be found by meaning. Each vector just added is looked
-# for itself at a shallow depth (≈23 % of the add's time, bench/README.md), and those not
+# for itself at a shallow depth (13-17 % of the add's time, bench/README.md), and those not
 # found are added again on one thread, which links them; a few false alarms cost a re-add.
 LINK_CHECK_DEPTH = 16
 LINK_CHECK_COUNT = 2
@@ -112,12 +112,12 @@ def relink(graph: Any, keys: npt.NDArray[np.uint64], vectors: Any, threads: int)
     finally:
         graph.expansion_search = depth
     missed = ~(np.asarray(found.keys).reshape(len(keys), -1) == keys[:, None]).any(axis=1)
-    if missed.any():
+    again = int(missed.sum())
+    if again:
         graph.remove(keys[missed])
         graph.add(keys[missed], vectors[missed], threads=1)
-        log.debug("documents: %d of %d vectors added again to link them", missed.sum(),
-                  len(keys))
-    return int(missed.sum())
+        log.debug("documents: %d of %d vectors added again to link them", again, len(keys))
+    return again
 
 
 def matrix(rows: list[Any]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:

@@ -16,15 +16,14 @@ from hypothesis import strategies as st
 
 from app.core.docs.graph import EXPANSION_SEARCH, new_graph, relink
 from app.core.docs.schema import EMBEDDING_DIM
+from tests.unit.core.docs.test_scale_ann import _vectors
+
+# Random topics: the blends of ``_vectors`` (as in the other scale tests) without the model.
+TOPICS = np.random.default_rng(0).standard_normal((40, EMBEDDING_DIM)).astype(np.float32)
 
 
 def _blends(n: int, seed: int) -> npt.NDArray[np.float32]:
-    rng = np.random.default_rng(seed)
-    topics = np.random.default_rng(0).standard_normal((40, EMBEDDING_DIM)).astype(np.float32)
-    w = rng.uniform(0.55, 1.0, (n, 1)).astype(np.float32)
-    v = (w * topics[rng.integers(0, 40, n)] + (1 - w) * topics[rng.integers(0, 40, n)]
-         + rng.standard_normal((n, EMBEDDING_DIM)).astype(np.float32) * 0.02)
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    return _vectors(TOPICS, n, seed)
 
 
 def _unreachable(graph: object, keys: npt.NDArray[np.uint64],
