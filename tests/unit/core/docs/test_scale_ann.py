@@ -159,6 +159,30 @@ def test_a_missing_graph_is_built_from_the_stored_vectors(
     assert any("graph built" in r.getMessage() for r in caplog.records)
 
 
+def test_a_graph_built_among_other_collections_holds_its_own_chunks_only(
+    index: DocumentIndex, embedder: Embedder, topic_vectors: npt.NDArray[np.float32],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The build walks chunk ids in batches: small ones, so the walk crosses the other
+    # collection's ids between this one's, and stops before those above its last.
+    monkeypatch.setattr("app.core.docs.ann.BUILD_BATCH", 170)
+    big, other = index.ensure_collection("big"), index.ensure_collection("other")
+    for f in range(7):
+        cid = big if f % 2 == 1 else other
+        _store(index, cid, f"/docs/{f}.txt", _vectors(topic_vectors, 400, seed=f))
+    assert index.ann.wait(big, timeout=120)
+    stats = index.ann.stats(big)
+    assert stats is not None and stats.how == "built" and stats.vectors == 1200
+    graph = index.ann._entries[big].graph
+    for chunk_id, cid in index.query("SELECT ch.id, f.collection_id FROM doc_chunks ch "
+                                     "JOIN doc_files f ON f.id = ch.file_id"):
+        assert graph.contains(int(chunk_id)) == (cid == big)
+    q = embedder.embed_one(QUESTIONS[5])
+    assert set(_nearest(index, q)) <= {r[0] for r in index.query(
+        "SELECT ch.id FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
+        "WHERE f.collection_id = ?", (big,))}
+
+
 def test_an_index_from_before_the_graphs_opens_and_answers(
     paths: AppPaths, index: DocumentIndex, embedder: Embedder, big: int,
 ) -> None:
