@@ -301,7 +301,7 @@ class AnnIndexes:
         """The collection's chunk vectors with ``above < id < below`` (and ``also``), batched."""
         # Each batch walks chunk ids upwards from the last one, keeping the collection's: a
         # join from its files instead read and sorted every chunk of the collection for each
-        # batch (≈1 s a batch at 1M chunks, bench/README.md). The walk stays within the
+        # batch (85-96 s of a 1M rebuild, bench/README.md). The walk stays within the
         # collection's own lowest and highest ids, so other collections' chunks beyond them
         # are never read.
         span = self._span(cid, above, below)
