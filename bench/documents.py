@@ -300,8 +300,9 @@ class _Phases(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        self.meter.phase = "saving" if "graph built" in message or "loaded" in message else \
-            message[:40]
+        # "collection N's graph built (…)" or "… graph loaded …": what follows are its saves.
+        ready = "'s graph built" in message or "'s graph loaded" in message
+        self.meter.phase = "saving" if ready else message[:40]
 
     def __enter__(self) -> _Phases:
         self.log.addHandler(self)
