@@ -472,9 +472,9 @@ def stall_floor(seconds: float) -> None:
 
 def _raw_build(vectors: np.ndarray) -> float:
     """Seconds usearch alone takes to build the graph's shards from vectors in memory."""
-    from app.core.docs.ann import BUILD_BATCH
     from app.core.docs.graph import CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, usearch_index
     from app.core.docs.shards import SHARD_LIMIT
+    from app.core.docs.stored import BUILD_BATCH
 
     Index = usearch_index()  # noqa: N806 - a class
     keys = np.arange(1, len(vectors) + 1, dtype=np.uint64)

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from app.core.docs import shards
-from app.core.docs.graph import GraphStats, apply, lower_priority, matrix, new_graph, threads_for
+from app.core.docs import shards, stored
+from app.core.docs.graph import GraphStats, apply, lower_priority, new_graph, threads_for
 from app.core.docs.shards import Shard, ShardedGraph
 from app.core.store.database import Connection
 
@@ -40,8 +40,6 @@ T = TypeVar("T")
 Query = Callable[[str, Sequence[Any]], list[Any]]
 Write = Callable[[Callable[[Connection], T]], T]
 
-# Small enough that turning one batch of rows into arrays holds the GIL only briefly.
-BUILD_BATCH = 5_000
 # Save a shard again once this share of it changed since its last save (at least the floor):
 # a save rewrites the whole shard, and a load replays at most this share of it.
 SAVE_SHARE = 0.25
@@ -246,8 +244,8 @@ class AnnIndexes:
                 # Writes noted while loading make the count a moving target: checked only
                 # when none came (the next load checks again).
                 moving = bool(entry.pending)
-            if i not in bad and not moving and len(graph.shards[i].graph) != self._count(
-                    cid, *graph.bounds(i)):
+            if i not in bad and not moving and len(graph.shards[i].graph) != stored.count(
+                    self._query, cid, *graph.bounds(i)):
                 log.warning("documents: collection %d's saved graph shard %d holds %d vectors, "
                             "the collection another number: rebuilding it", cid, i,
                             len(graph.shards[i].graph))
@@ -272,8 +270,8 @@ class AnnIndexes:
             graph.remove(np.asarray(present, dtype=np.uint64))
         # An id deleted since the save may have been given to a new chunk: re-add those too.
         changed = len(gone)
-        for ids, vectors in self._vectors(cid, above=max(watermark, low - 1), below=high,
-                                          also=gone):
+        for ids, vectors in stored.batches(self._query, cid, above=max(watermark, low - 1),
+                                           below=high, also=gone):
             graph.add(ids, vectors, threads=threads_for(len(ids)))
             changed += len(ids)
         return changed
@@ -281,7 +279,7 @@ class AnnIndexes:
     def _build(self, cid: int) -> ShardedGraph:
         """The whole collection's graph, cut into shards as it grows."""
         graph = ShardedGraph()
-        for ids, vectors in self._vectors(cid, above=-1):
+        for ids, vectors in stored.batches(self._query, cid, above=-1):
             if self.closed:
                 raise RuntimeError("the index was closed")
             graph.add(ids, vectors, threads=0)
@@ -290,64 +288,11 @@ class AnnIndexes:
     def _build_range(self, cid: int, low: int, high: int) -> Any:
         """One shard's graph, from the stored vectors in its range."""
         graph = new_graph()
-        for ids, vectors in self._vectors(cid, above=low - 1, below=high):
+        for ids, vectors in stored.batches(self._query, cid, above=low - 1, below=high):
             if self.closed:
                 raise RuntimeError("the index was closed")
             graph.add(ids, vectors, threads=0)
         return graph
-
-    def _vectors(self, cid: int, *, above: int, below: int = shards.TOP_ID,
-                 also: Sequence[int] = ()) -> Any:
-        """The collection's chunk vectors with ``above < id < below`` (and ``also``), batched."""
-        # Each batch walks chunk ids upwards from the last one, keeping the collection's: a
-        # join from its files instead read and sorted every chunk of the collection for each
-        # batch (85-96 s of a 1M rebuild, bench/README.md). The walk stays within the
-        # collection's own lowest and highest ids, so other collections' chunks beyond them
-        # are never read.
-        span = self._span(cid, above, below)
-        last, top = (above, -1) if span is None else (span[0] - 1, span[1])
-        while last < top:
-            # "+" keeps SQLite from looking chunks up by file: the id range drives the walk.
-            rows = self._query(
-                "SELECT ch.id, ch.vector FROM doc_chunks ch WHERE ch.id > ? AND ch.id <= ? AND "
-                "+ch.file_id IN (SELECT id FROM doc_files WHERE collection_id = ?) "
-                "ORDER BY ch.id LIMIT ?",
-                (last, top, cid, BUILD_BATCH),
-            )
-            if not rows:
-                break
-            last = int(rows[-1][0])
-            yield matrix(rows)
-        for start in range(0, len(also), 500):
-            some = list(also[start : start + 500])
-            marks = ",".join("?" * len(some))
-            rows = self._query(
-                "SELECT ch.id, ch.vector FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
-                f"WHERE f.collection_id = ? AND ch.id <= ? AND ch.id IN ({marks})",
-                (cid, above, *some),
-            )
-            if rows:
-                yield matrix(rows)
-
-    def _span(self, cid: int, above: int, below: int) -> tuple[int, int] | None:
-        """The collection's lowest and highest chunk ids with ``above < id < below``, if any."""
-        # A replay's range above a shard's save is usually empty: one seek says so, where
-        # the bounds below go through every chunk id of the collection (its files' index).
-        if not self._query("SELECT 1 FROM doc_chunks WHERE id > ? AND id < ? LIMIT 1",
-                           (above, below)):
-            return None
-        low, high = self._query(
-            "SELECT min(ch.id), max(ch.id) FROM doc_chunks ch JOIN doc_files f "
-            "ON f.id = ch.file_id WHERE f.collection_id = ? AND ch.id > ? AND ch.id < ?",
-            (cid, above, below),
-        )[0]
-        return None if low is None else (int(low), int(high))
-
-    def _count(self, cid: int, low: int = 0, high: int = shards.TOP_ID) -> int:
-        return int(self._query(
-            "SELECT count(*) FROM doc_chunks ch JOIN doc_files f ON f.id = ch.file_id "
-            "WHERE f.collection_id = ? AND ch.id >= ? AND ch.id < ?", (cid, low, high),
-        )[0][0])
 
     def _refresh(self, cid: int, entry: _Entry, plain: int | None, layered: int | None, *,
                  background: bool = True) -> bool:

@@ -165,7 +165,7 @@ def test_a_graph_built_among_other_collections_holds_its_own_chunks_only(
 ) -> None:
     # The build walks chunk ids in batches: small ones, so the walk crosses the other
     # collection's ids between this one's, and stops before those above its last.
-    monkeypatch.setattr("app.core.docs.ann.BUILD_BATCH", 170)
+    monkeypatch.setattr("app.core.docs.stored.BUILD_BATCH", 170)
     big, other = index.ensure_collection("big"), index.ensure_collection("other")
     for f in range(7):
         cid = big if f % 2 == 1 else other
