@@ -6,16 +6,14 @@ built from them, a shard from the ids in its range (shards.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.docs.graph import matrix
-from app.core.docs.shards import TOP_ID
+from app.core.docs.shards import TOP_ID, Query
 
-Query = Callable[[str, Sequence[Any]], list[Any]]
 Batch = tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]
 
 # Small enough that turning one batch of rows into arrays holds the GIL only briefly.
